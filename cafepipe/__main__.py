@@ -1,0 +1,3 @@
+from cafepipe.cli import main
+
+main()

@@ -1,0 +1,381 @@
+"""One validated, immutable StackConfig from cafepipe.toml < environment < flags.
+
+Everything is checked here, before any cloud call: a bad value raises `ConfigError`
+(exit 2) naming the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlparse
+
+from cafepipe.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_CONFIG_FILE = "cafepipe.toml"
+DEFAULT_STACK = "cafe"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_INSTANCE_TYPE = "t4g.nano"
+DEFAULT_RETENTION_DAYS = 180  # what the exercise uses (lab.md)
+STATE_ROOT = ".cafepipe"
+
+# The offline provider (see reference/dependencies.md) and the one real AWS users get.
+OFFLINE_PROVIDER_VERSION = "3.39.0"
+CURRENT_PROVIDER_CONSTRAINT = "~> 6.0"
+
+# CloudWatch Logs PutRetentionPolicy accepts exactly these values.
+RETENTION_DAYS_ALLOWED = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+
+# Commercial regions where every service of the stack (EC2 Graviton, CloudWatch, SSM, S3) exists.
+KNOWN_REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        "ca-central-1", "ca-west-1", "sa-east-1", "mx-central-1",
+        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2",
+        "eu-north-1", "eu-south-1", "eu-south-2",
+        "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+        "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-northeast-1",
+        "ap-northeast-2", "ap-northeast-3", "ap-east-1", "af-south-1",
+        "me-south-1", "me-central-1", "il-central-1",
+    }
+)
+
+# Instance families that run Amazon Linux 2023; Graviton ones take the arm64 AMI.
+ARM64_FAMILIES = frozenset(
+    {"t4g", "m6g", "m6gd", "m7g", "m7gd", "m8g", "c6g", "c6gd", "c6gn", "c7g", "c7gd", "c7gn",
+     "c8g", "r6g", "r6gd", "r7g", "r7gd", "r8g", "a1", "x2gd", "im4gn", "is4gen"}
+)
+X86_64_FAMILIES = frozenset(
+    {"t2", "t3", "t3a", "m5", "m5a", "m5ad", "m5d", "m5n", "m6a", "m6i", "m6id", "m7a", "m7i",
+     "m7i-flex", "c5", "c5a", "c5d", "c5n", "c6a", "c6i", "c6id", "c7a", "c7i", "c7i-flex",
+     "r5", "r5a", "r5d", "r6a", "r6i", "r7a", "r7i"}
+)
+INSTANCE_SIZES = frozenset(
+    {"nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",
+     "12xlarge", "16xlarge", "24xlarge", "32xlarge", "48xlarge", "metal"}
+)
+# Where things live in the stack's bucket (the instance role may read/write only these).
+SIMULATED_LOG_PREFIX = "simulated-logs/"
+ARCHIVE_PREFIX = "archive/"
+
+AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+
+_STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+ENV_PREFIX = "CAFEPIPE_"
+# Config keys that may come from the file, the environment (CAFEPIPE_<KEY>) and flags.
+SCALAR_KEYS = (
+    "stack", "region", "instance_type", "allowed_http_cidr", "log_retention_days",
+    "bucket_name", "endpoint_url", "terraform_bin", "state_dir",
+)
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Where Terraform keeps its state: local (default) or an S3 bucket with a lock file."""
+
+    kind: str = "local"
+    bucket: str | None = None
+    key: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every setting of one stack, validated. Build it with `load_config`."""
+
+    stack: str = DEFAULT_STACK
+    region: str = DEFAULT_REGION
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    allowed_http_cidr: str = "0.0.0.0/0"
+    log_retention_days: int = DEFAULT_RETENTION_DAYS
+    bucket_name: str = ""
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    endpoint_url: str | None = None
+    terraform_bin: str | None = None
+    state_root: Path = Path(STATE_ROOT)
+    backend: BackendConfig = BackendConfig()
+    usage: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def emulated(self) -> bool:
+        """True when talking to an AWS-compatible emulator instead of AWS."""
+        return self.endpoint_url is not None
+
+    @property
+    def provider_version(self) -> str:
+        """The hashicorp/aws version constraint rendered into versions.tf."""
+        return OFFLINE_PROVIDER_VERSION if self.emulated else CURRENT_PROVIDER_CONSTRAINT
+
+    @property
+    def provider_major(self) -> int:
+        return 3 if self.emulated else 6
+
+    @property
+    def architecture(self) -> str:
+        return "arm64" if instance_family(self.instance_type) in ARM64_FAMILIES else "x86_64"
+
+    @property
+    def ami_parameter(self) -> str:
+        return AL2023_AMI_PARAMETER.format(arch=self.architecture)
+
+    @property
+    def log_group_prefix(self) -> str:
+        # The default stack keeps the exercise's names (apache/access); others get their own.
+        return "apache" if self.stack == DEFAULT_STACK else f"{self.stack}/apache"
+
+    @property
+    def access_log_group(self) -> str:
+        return f"{self.log_group_prefix}/access"
+
+    @property
+    def error_log_group(self) -> str:
+        return f"{self.log_group_prefix}/error"
+
+    @property
+    def dashboard_name(self) -> str:
+        return f"{self.stack}-dashboard"
+
+    @property
+    def stack_dir(self) -> Path:
+        """`.cafepipe/<stack>/`: rendered files, Terraform state, ground truth."""
+        return self.state_root / self.stack
+
+    @property
+    def terraform_dir(self) -> Path:
+        return self.stack_dir / "terraform"
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """Tags on every resource: the user's plus the stack tag cafepipe finds resources by."""
+        return {**self.tags, "cafepipe:stack": self.stack, "ManagedBy": "cafepipe"}
+
+
+def instance_family(instance_type: str) -> str:
+    return instance_type.split(".", 1)[0]
+
+
+def _validate_stack(value: Any) -> str:
+    if not isinstance(value, str) or not _STACK_RE.match(value):
+        raise ConfigError(
+            "stack",
+            f"{value!r} is not a valid stack name",
+            "use 1-20 characters: lower-case letters, digits and '-', starting with a letter",
+        )
+    return value
+
+
+def _validate_region(value: Any) -> str:
+    if not isinstance(value, str) or value not in KNOWN_REGIONS:
+        raise ConfigError(
+            "region",
+            f"{value!r} is not an AWS region cafepipe knows",
+            "use a region code such as us-east-1 or eu-west-1",
+        )
+    return value
+
+
+def _validate_instance_type(value: Any) -> str:
+    if not isinstance(value, str) or value.count(".") != 1:
+        raise ConfigError("instance_type", f"{value!r} is not an instance type like t4g.nano")
+    family, size = value.split(".")
+    if family not in ARM64_FAMILIES | X86_64_FAMILIES:
+        raise ConfigError(
+            "instance_type",
+            f"unknown instance family {family!r} in {value!r}",
+            "use a current general-purpose family, e.g. t4g (arm64, cheapest) or t3",
+        )
+    if size not in INSTANCE_SIZES:
+        raise ConfigError("instance_type", f"unknown instance size {size!r} in {value!r}")
+    return value
+
+
+def _validate_cidr(value: Any) -> str:
+    try:
+        network = ipaddress.ip_network(str(value), strict=True)
+    except ValueError as exc:
+        raise ConfigError(
+            "allowed_http_cidr",
+            f"{value!r} is not a CIDR block ({exc})",
+            "use e.g. 0.0.0.0/0 (the public) or 203.0.113.0/24",
+        ) from None
+    if network.version != 4:
+        raise ConfigError("allowed_http_cidr", f"{value!r}: only IPv4 CIDR blocks are supported")
+    return str(network)
+
+
+def _validate_retention(value: Any) -> int:
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        days = -1
+    if isinstance(value, bool) or days not in RETENTION_DAYS_ALLOWED:
+        raise ConfigError(
+            "log_retention_days",
+            f"{value!r} is not a retention CloudWatch Logs accepts",
+            "use one of " + ", ".join(map(str, RETENTION_DAYS_ALLOWED)),
+        )
+    return days
+
+
+def validate_bucket_name(value: Any, field_name: str = "bucket_name") -> str:
+    """S3 general-purpose bucket naming rules."""
+    name = str(value)
+    problem = None
+    if not _BUCKET_RE.match(name):
+        problem = "use 3-63 characters: lower-case letters, digits, '.' and '-', alphanumeric at both ends"
+    elif ".." in name or ".-" in name or "-." in name:
+        problem = "no two adjacent periods, and no period next to a hyphen"
+    elif re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
+        problem = "must not look like an IP address"
+    elif name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(
+        ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
+    ):
+        problem = "uses a prefix or suffix that S3 reserves"
+    if problem:
+        raise ConfigError(field_name, f"{name!r} is not a valid S3 bucket name", problem)
+    return name
+
+
+def _validate_tags(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("tags", "must be a table of key = \"value\" pairs")
+    tags: dict[str, str] = {}
+    for key, val in value.items():
+        key = str(key)
+        if not _TAG_KEY_RE.match(key) or key.lower().startswith("aws:"):
+            raise ConfigError("tags", f"invalid tag key {key!r} (1-128 characters, not 'aws:...')")
+        if not isinstance(val, (str, int, float)) or len(str(val)) > 256:
+            raise ConfigError("tags", f"tag {key!r}: value must be a string of at most 256 characters")
+        tags[key] = str(val)
+    return tags
+
+
+def _validate_endpoint(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    parsed = urlparse(str(value))
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(
+            "endpoint_url", f"{value!r} is not an http(s) URL", "e.g. http://127.0.0.1:5000"
+        )
+    return str(value).rstrip("/")
+
+
+def _validate_backend(value: Any) -> BackendConfig:
+    if value in (None, {}):
+        return BackendConfig()
+    if not isinstance(value, Mapping):
+        raise ConfigError("backend", "must be a table, e.g. [backend] bucket = \"...\"")
+    kind = value.get("kind", "s3" if "bucket" in value else "local")
+    if kind == "local":
+        return BackendConfig()
+    if kind != "s3":
+        raise ConfigError("backend.kind", f"{kind!r} is not 'local' or 's3'")
+    if "bucket" not in value:
+        raise ConfigError("backend.bucket", "an S3 backend needs a bucket")
+    bucket = validate_bucket_name(value["bucket"], "backend.bucket")
+    region = value.get("region")
+    if region is not None:
+        _validate_region(region)
+    return BackendConfig(kind="s3", bucket=bucket, key=value.get("key"), region=region)
+
+
+def derived_bucket_name(stack: str, region: str, state_root: Path) -> str:
+    """A globally-unique-ish, stable bucket name: stable for one checkout, different across them."""
+    seed = f"{stack}:{region}:{state_root.resolve()}"
+    return f"cafepipe-{stack}-{hashlib.sha256(seed.encode()).hexdigest()[:10]}"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a cafepipe.toml; a syntax error is a usage error naming the file."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError("config", f"{path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    # The usual AWS variables, then ours (which win).
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        if environ.get(name):
+            values["region"] = environ[name]
+    if environ.get("AWS_ENDPOINT_URL"):
+        values["endpoint_url"] = environ["AWS_ENDPOINT_URL"]
+    for key in SCALAR_KEYS:
+        env_name = ENV_PREFIX + key.upper()
+        if environ.get(env_name):
+            values[key] = environ[env_name]
+    return values
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> StackConfig:
+    """Merge cafepipe.toml < environment < flags and validate every field.
+
+    `config_file=None` reads ./cafepipe.toml when it exists.
+    """
+    environ = os.environ if environ is None else environ
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        file_values = read_config_file(Path(config_file))
+    elif Path(DEFAULT_CONFIG_FILE).is_file():
+        file_values = read_config_file(Path(DEFAULT_CONFIG_FILE))
+
+    known = {*SCALAR_KEYS, "tags", "backend", "usage"}
+    unknown = sorted(set(file_values) - known)
+    if unknown:
+        raise ConfigError(unknown[0], "unknown setting", "known settings: " + ", ".join(sorted(known)))
+
+    merged: dict[str, Any] = {**file_values, **_env_values(environ)}
+    merged.update({k: v for k, v in (flags or {}).items() if v is not None})
+
+    stack = _validate_stack(merged.get("stack", DEFAULT_STACK))
+    region = _validate_region(merged.get("region", DEFAULT_REGION))
+    state_root = Path(merged.get("state_dir") or STATE_ROOT)
+    bucket = merged.get("bucket_name") or derived_bucket_name(stack, region, state_root)
+    usage = merged.get("usage", {})
+    if not isinstance(usage, Mapping):
+        raise ConfigError("usage", "must be a table, e.g. [usage] log_lines_per_month = 1000000")
+    terraform_bin = merged.get("terraform_bin") or None
+    return StackConfig(
+        stack=stack,
+        region=region,
+        instance_type=_validate_instance_type(merged.get("instance_type", DEFAULT_INSTANCE_TYPE)),
+        allowed_http_cidr=_validate_cidr(merged.get("allowed_http_cidr", "0.0.0.0/0")),
+        log_retention_days=_validate_retention(
+            merged.get("log_retention_days", DEFAULT_RETENTION_DAYS)
+        ),
+        bucket_name=validate_bucket_name(bucket),
+        tags=MappingProxyType(_validate_tags(merged.get("tags", {}))),
+        endpoint_url=_validate_endpoint(merged.get("endpoint_url")),
+        terraform_bin=str(terraform_bin) if terraform_bin else None,
+        state_root=state_root,
+        backend=_validate_backend(merged.get("backend")),
+        usage=MappingProxyType(dict(usage)),
+    )
