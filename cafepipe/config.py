@@ -74,6 +74,20 @@ INSTANCE_SIZES = frozenset(
 SIMULATED_LOG_PREFIX = "simulated-logs/"
 ARCHIVE_PREFIX = "archive/"
 
+# On the instance (Amazon Linux 2023): where Apache writes and the CloudWatch agent lives.
+ACCESS_LOG_PATH = "/var/log/www/access/access_log"  # the JSON "cloudwatch" LogFormat (lab.md)
+ERROR_LOG_PATH = "/var/log/httpd/error_log"
+AGENT_DIR = "/opt/aws/amazon-cloudwatch-agent"
+AGENT_CTL = f"{AGENT_DIR}/bin/amazon-cloudwatch-agent-ctl"
+AGENT_CONFIG_PATH = f"{AGENT_DIR}/etc/cafepipe-agent.json"
+AGENT_STATE_DIR = f"{AGENT_DIR}/logs/state"  # per-file read offsets (the trap in lab.md)
+
+# Terraform outputs of every stack (contract for simulate-logs, insights, status).
+STACK_OUTPUTS = (
+    "instance_id", "site_url", "bucket_name", "access_log_group", "error_log_group",
+    "dashboard_name", "dashboard_url",
+)
+
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 
 _STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
