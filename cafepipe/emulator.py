@@ -1,0 +1,217 @@
+"""A local AWS emulator: moto server on 127.0.0.1, in the background.
+
+`cafepipe emulator start` runs `python -m cafepipe.emulator serve`, which is moto's own server
+plus one small extension (`add_logs_query_definitions`): moto 5.2 has no CloudWatch Logs
+query definitions (PutQueryDefinition answers HTTP 500), and the stack saves its Logs Insights
+queries as `aws_cloudwatch_query_definition` resources. With the extension the stack is the
+same on the emulator as on AWS; nothing is switched off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cafepipe.errors import EmulatorError
+
+STATE_FILE = "emulator.json"
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class EmulatorInfo:
+    """A running emulator: where it listens and which process it is."""
+
+    pid: int
+    port: int
+    log_file: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def is_listening(url: str, timeout: float = 1.0) -> bool:
+    """True when something answers HTTP at `url` (moto answers / with 200)."""
+    try:
+        with urllib.request.urlopen(url + "/moto-api/", timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state(state_root: Path) -> EmulatorInfo | None:
+    path = state_root / STATE_FILE
+    try:
+        data = json.loads(path.read_text())
+        return EmulatorInfo(int(data["pid"]), int(data["port"]), str(data["log_file"]))
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def emulator_status(state_root: Path) -> dict[str, Any]:
+    """What `emulator status` reports: running or not, url, pid."""
+    info = read_state(state_root)
+    if info is None:
+        return {"running": False}
+    running = _pid_alive(info.pid) and is_listening(info.url)
+    return {"running": running, "url": info.url, "pid": info.pid, "log_file": info.log_file}
+
+
+def start_emulator(
+    state_root: Path, port: int | None = None, timeout: float = 30.0
+) -> EmulatorInfo:
+    """Start moto server (with the extension) in the background; reuse a running one."""
+    current = read_state(state_root)
+    if current and _pid_alive(current.pid) and is_listening(current.url):
+        if port in (None, current.port):
+            return current
+        raise EmulatorError(
+            f"an emulator already runs at {current.url}",
+            "stop it first: cafepipe emulator stop",
+        )
+    port = port or free_port()
+    url = f"http://{HOST}:{port}"
+    if is_listening(url):
+        raise EmulatorError(f"port {port} is already in use", "pick another with --port")
+    state_root.mkdir(parents=True, exist_ok=True)
+    log_file = state_root / "emulator.log"
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cafepipe.emulator", "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # outlives this command; `emulator stop` ends it
+        )
+    deadline = time.monotonic() + timeout
+    while not is_listening(url):
+        if process.poll() is not None:
+            raise EmulatorError(
+                f"the emulator exited at start (exit {process.returncode})",
+                f"see {log_file}; is moto installed? pip install 'cafepipe[emulator]'",
+            )
+        if time.monotonic() > deadline:
+            process.kill()
+            raise EmulatorError(f"the emulator did not answer on {url} within {timeout:.0f}s")
+        time.sleep(0.1)
+    info = EmulatorInfo(process.pid, port, str(log_file))
+    (state_root / STATE_FILE).write_text(json.dumps(asdict(info)))
+    return info
+
+
+def stop_emulator(state_root: Path, timeout: float = 10.0) -> bool:
+    """Stop the background emulator; False when none was running."""
+    info = read_state(state_root)
+    (state_root / STATE_FILE).unlink(missing_ok=True)
+    if info is None or not _pid_alive(info.pid):
+        return False
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(info.pid) and time.monotonic() < deadline:
+        try:
+            os.waitpid(info.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    if _pid_alive(info.pid):
+        os.kill(info.pid, signal.SIGKILL)
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# The extension: CloudWatch Logs query definitions for moto
+# ---------------------------------------------------------------------------------------
+
+
+def add_logs_query_definitions() -> None:
+    """Teach moto's Logs service Put/Describe/DeleteQueryDefinition.
+
+    Definitions live in memory per account and region, like the rest of moto's state.
+    """
+    from moto.logs.exceptions import ResourceNotFoundException
+    from moto.logs.responses import LogsResponse
+
+    def _store(response: LogsResponse) -> dict[str, dict[str, Any]]:
+        backend = response.logs_backend
+        store: dict[str, dict[str, Any]] = backend.__dict__.setdefault(
+            "cafepipe_query_definitions", {}
+        )
+        return store
+
+    def put_query_definition(self: LogsResponse) -> str:
+        store = _store(self)
+        definition_id = self._get_param("queryDefinitionId") or str(uuid.uuid4())
+        if self._get_param("queryDefinitionId") and definition_id not in store:
+            raise ResourceNotFoundException("Query definition not found")
+        store[definition_id] = {
+            "queryDefinitionId": definition_id,
+            "name": self._get_param("name"),
+            "queryString": self._get_param("queryString"),
+            "logGroupNames": self._get_param("logGroupNames") or [],
+            "lastModified": int(time.time() * 1000),
+        }
+        return json.dumps({"queryDefinitionId": definition_id})
+
+    def describe_query_definitions(self: LogsResponse) -> str:
+        prefix = self._get_param("queryDefinitionNamePrefix") or ""
+        found = [d for d in _store(self).values() if str(d["name"]).startswith(prefix)]
+        found.sort(key=lambda d: (d["name"], d["queryDefinitionId"]))
+        return json.dumps({"queryDefinitions": found[: int(self._get_param("maxResults") or 1000)]})
+
+    def delete_query_definition(self: LogsResponse) -> str:
+        definition_id = self._get_param("queryDefinitionId")
+        if _store(self).pop(definition_id, None) is None:
+            raise ResourceNotFoundException("Query definition not found")
+        return json.dumps({"success": True})
+
+    LogsResponse.put_query_definition = put_query_definition  # type: ignore[attr-defined]
+    LogsResponse.describe_query_definitions = describe_query_definitions  # type: ignore[attr-defined]
+    LogsResponse.delete_query_definition = delete_query_definition  # type: ignore[attr-defined]
+
+
+def serve(port: int) -> None:
+    """Run moto server with the extension in this process (blocks)."""
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    add_logs_query_definitions()
+    from moto.server import main as moto_main
+
+    moto_main(["-H", HOST, "-p", str(port)])
+
+
+if __name__ == "__main__":  # python -m cafepipe.emulator serve --port N
+    if len(sys.argv) == 4 and sys.argv[1] == "serve" and sys.argv[2] == "--port":
+        serve(int(sys.argv[3]))
+    else:
+        sys.exit("usage: python -m cafepipe.emulator serve --port PORT")
