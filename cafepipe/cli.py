@@ -116,7 +116,9 @@ def emit_json(data: Any) -> None:
     envvar="CAFEPIPE_TERRAFORM_BIN",
     help="Use this terraform/tofu binary instead of the bundled Terraform. Env: CAFEPIPE_TERRAFORM_BIN.",
 )
-@click.option("--state-dir", help="Where stacks keep rendered files and state (default: .cafepipe).")
+@click.option(
+    "--state-dir", help="Where stacks keep rendered files and state (default: .cafepipe)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
 def cli(
@@ -182,7 +184,9 @@ def _print_plan_summary(summary: PlanSummary) -> None:
         mark = {"create": "[green]+[/green]", "delete": "[red]-[/red]"}.get(
             resource["action"], "[yellow]~[/yellow]"
         )
-        err_console.print(f"  {mark} {resource['address']} [dim]({resource['action']})[/dim]")
+        err_console.print(
+            f"  {mark} {resource['address']} [dim]({resource['action']})[/dim]", soft_wrap=True
+        )
     err_console.print(
         f"Plan: [bold]{summary.add}[/bold] to add, [bold]{summary.change}[/bold] to change, "
         f"[bold]{summary.destroy}[/bold] to destroy."
@@ -254,7 +258,9 @@ def up(state: CliState, yes: bool, as_json: bool) -> None:
         _print_plan_summary(summary)
         where = config.endpoint_url or f"AWS account (region {config.region})"
         confirm_or_refuse(f"Apply these changes to stack {config.stack!r} in {where}?", yes)
-        with TerraformProgress(err_console, "applying", expected=summary.add + summary.change + summary.destroy) as progress:
+        with TerraformProgress(
+            err_console, "applying", expected=summary.add + summary.change + summary.destroy
+        ) as progress:
             outputs = apply_plan(stack, progress.on_event)
         err_console.print(
             f"[green]Stack {config.stack} is up[/green] in {time.monotonic() - started:.0f}s."
@@ -290,7 +296,9 @@ def status(state: CliState, as_json: bool) -> None:
         return
     _print_outputs(report["outputs"], title=f"Stack {report['stack']}")
     drift = report["drift"]
-    out_console.print(f"Resources: {len(report['resources'])}; instance: {report['instance_state']}")
+    out_console.print(
+        f"Resources: {len(report['resources'])}; instance: {report['instance_state']}"
+    )
     if report["in_sync"]:
         out_console.print("[green]In sync[/green]: no drift.")
     else:
@@ -353,7 +361,9 @@ def emulator_start(state: CliState, port: int | None) -> None:
     """Start the emulator (or report the one already running)."""
     info = start_emulator(state.config().state_root, port)
     out_console.print(f"Emulator running at [bold]{info.url}[/bold] (pid {info.pid}).")
-    err_console.print(f"Use it with: --endpoint-url {info.url}  (or export AWS_ENDPOINT_URL={info.url})")
+    err_console.print(
+        f"Use it with: --endpoint-url {info.url}  (or export AWS_ENDPOINT_URL={info.url})"
+    )
 
 
 @emulator.command("stop")
@@ -394,6 +404,7 @@ def demo(state: CliState, keep: bool) -> None:
     report = run_demo(state.flags, state.config_file, err_console, keep=keep)
     print_demo_report(report, out_console)
 
+
 # ---------------------------------------------------------------------------------------
 # Log generation: generate-logs (issue 3)
 # ---------------------------------------------------------------------------------------
@@ -402,13 +413,423 @@ def demo(state: CliState, keep: bool) -> None:
 # Delivery: simulate-logs, ship (issue 4)
 # ---------------------------------------------------------------------------------------
 
+
+def _print_ship_result(data: dict[str, Any], title: str) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("log group / stream", f"{data['log_group']} / {data['log_stream']}")
+    table.add_row("lines read", f"{data['lines_read']:,}")
+    table.add_row("events sent", f"[green]{data['events_sent']:,}[/green]")
+    rejected = data["events_rejected"]
+    table.add_row("events rejected", f"[red]{rejected:,}[/red]" if rejected else "0")
+    for reason, count in data["rejected"].items():
+        if count:
+            table.add_row(f"  {reason.replace('_', ' ')}", f"{count:,}")
+    if data["empty_lines"]:
+        table.add_row("empty lines skipped", f"{data['empty_lines']:,}")
+    if data["inherited_timestamps"]:
+        table.add_row("lines given the previous time", f"{data['inherited_timestamps']:,}")
+    table.add_row("PutLogEvents calls", f"{data['calls']:,}")
+    table.add_row("batch fullness", f"{data['batch_fullness']:.1%} of 1,048,576 bytes")
+    table.add_row("throughput", f"{data['events_per_second']:,} events/s")
+    out_console.print(table)
+
+
+@cli.command("ship")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--log-group", help="Log group to ship into (default: the stack's access log group).")
+@click.option("--stream", help="Log stream (default: the file name); created if missing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_state
+def ship_command(
+    state: CliState, file: Path, log_group: str | None, stream: str | None, as_json: bool
+) -> None:
+    """Backfill a log file (plain or .gz) into CloudWatch Logs with PutLogEvents.
+
+    Timestamps come from each line (JSON "time" or combined [dd/Mon/yyyy:HH:MM:SS zone]).
+    Batches respect every PutLogEvents limit; events CloudWatch would refuse (older than
+    14 days or the group's retention, more than 2 h ahead, too large, no time) are counted
+    and reported, not sent. Throttling is retried with backoff. Exit 1 if any was refused.
+
+    \b
+    JSON: {"events_sent", "events_rejected", "rejected": {reason: n}, "calls",
+           "batch_fullness", "events_per_second", ...}
+    \b
+    Examples:
+      cafepipe ship access_log
+      cafepipe ship old.json.gz --log-group apache/access --stream backfill-2026-11 --json
+    """
+    from cafepipe.aws import AwsClients
+    from cafepipe.ship import default_stream_name, progress_bar, read_log_events, ship_events
+
+    config = state.config()
+    parsed = read_log_events(file)  # bad path: exit 2 before any cloud call
+    clients = AwsClients.for_config(config)
+    clients.check_credentials()
+    group = log_group or config.access_log_group
+    stream_name = stream or default_stream_name(file)
+    with progress_bar(err_console, f"shipping to {group}", len(parsed.messages)) as advance:
+        result = ship_events(
+            clients.client("logs"), parsed, group, stream_name, on_progress=advance
+        )
+    data = result.to_json()
+    if as_json:
+        emit_json(data)
+    else:
+        _print_ship_result(data, f"Shipped {file.name}")
+    if result.events_rejected:
+        err_console.print(
+            f"[yellow]{result.events_rejected:,} events were refused[/yellow] "
+            "(see the reasons above); CloudWatch Logs keeps 14 days back and 2 hours ahead"
+        )
+        sys.exit(1)
+
+
+@cli.command("simulate-logs")
+@click.option("--lines", type=click.IntRange(min=1), help="Lines to generate (default 50,000).")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True, max=14),
+    help="Days of traffic to generate, ending now (at most 14: CloudWatch's limit).",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same log.")
+@click.option("--profile", default="lab", show_default=True, help="Generator profile.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_state
+def simulate_logs_command(
+    state: CliState,
+    lines: int | None,
+    days: float | None,
+    seed: int,
+    profile: str,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Replace the instance's access log with a big simulated one, and prove every event arrived.
+
+    Generates the log (ground truth kept in .cafepipe/<stack>/simulated/), uploads it to the
+    stack's bucket, waits for the instance in Systems Manager, runs one script there (stop
+    the agent, back up and swap the log, clear the agent's saved offset, start the agent),
+    then counts the events in the instance's log stream until all have arrived. The stream
+    is cleared first, so a re-run leaves exactly the new log in it. On the emulator, where
+    no instance runs anything, the events are delivered with `ship` instead.
+
+    \b
+    Examples:
+      cafepipe simulate-logs --yes                   # 50,000 lines
+      cafepipe simulate-logs --days 7 --seed 42
+      cafepipe --endpoint-url http://127.0.0.1:5000 simulate-logs --lines 200000 --yes
+    """
+    from cafepipe.aws import AwsClients
+    from cafepipe.simulate import (
+        SimulateOptions,
+        default_generator,
+        simulate_logs,
+        validate_options,
+    )
+    from cafepipe.stack import stack_outputs
+
+    config = state.config()
+    options = validate_options(
+        SimulateOptions(lines, days, seed, profile), config.log_retention_days
+    )
+    generate = default_generator()
+    clients = AwsClients.for_config(config)
+    clients.check_credentials()
+    outputs = stack_outputs(config)
+    size = f"{options.lines:,} lines" if options.lines else f"{options.days:g} days"
+    confirm_or_refuse(
+        f"Replace the access log on {outputs['instance_id']} with {size} of simulated traffic "
+        f"and clear its log stream in {outputs['access_log_group']}?",
+        yes,
+    )
+    result = simulate_logs(config, outputs, clients, options, generate, console=err_console)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    table = Table(title="Simulated log delivered", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row(
+        "events arrived", f"[green]{result.events_arrived:,}[/green] of {result.events_expected:,}"
+    )
+    table.add_row("log stream", f"{result.log_group} / {result.log_stream}")
+    table.add_row("object", f"s3://{result.bucket}/{result.key}")
+    table.add_row("ground truth", result.truth_file)
+    table.add_row("SSM command", f"{result.command_id} ({result.command_status})")
+    out_console.print(table)
+
+
 # ---------------------------------------------------------------------------------------
 # Cost: cost (issue 5)
 # ---------------------------------------------------------------------------------------
 
+COST_EPILOG = """\b
+Examples:
+  cafepipe cost                              # the default stack at the default usage
+  cafepipe cost --usage usage.toml           # your own traffic assumptions
+  cafepipe --region us-east-2 cost --instance-type t4g.micro --format json
+  cafepipe cost --format csv --months 24 > cost.csv
+
+\b
+usage.toml (also accepted as [usage] in cafepipe.toml), e.g.:
+  log_lines_per_month = 3000000
+  s3_storage_gb = 30
+  data_out_gb_per_month = 5
+"""
+
+
+@cli.command("cost", epilog=COST_EPILOG)
+@click.option(
+    "--usage",
+    "usage_file",
+    type=click.Path(dir_okay=False),
+    help="TOML file of usage assumptions (overrides cafepipe.toml [usage]).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--months", type=int, default=12, show_default=True, help="Also total this many months."
+)
+@click.option("--instance-type", help="Price another instance type (default: the config's).")
+@click.option(
+    "--rendered",
+    "rendered_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Price this already rendered Terraform directory instead of rendering the config.",
+)
+@pass_state
+def cost_command(
+    state: CliState,
+    usage_file: str | None,
+    output_format: str,
+    months: int,
+    instance_type: str | None,
+    rendered_dir: str | None,
+) -> None:
+    """What the stack costs per month and per year — offline, before anything is created.
+
+    Fixed items are read from the rendered Terraform (instance, volume, public IPv4, metrics,
+    alarms, dashboards, log groups, bucket); usage items (log volume, queries, S3, data out)
+    come from documented defaults you can override. Prices are an embedded, dated table of
+    AWS list prices, with the always-free tiers applied.
+    """
+    from cafepipe import cost
+
+    config = state.config(instance_type=instance_type) if instance_type else state.config()
+    usage = cost.read_usage_file(usage_file) if usage_file else None
+    report = cost.estimate_cost(
+        config, usage, months=months, terraform_dir=Path(rendered_dir) if rendered_dir else None
+    )
+    if output_format == "json":
+        emit_json(report.to_dict())
+    elif output_format == "csv":
+        click.echo(cost.report_csv(report), nl=False)
+    else:
+        _print_cost_table(report)
+
+
+def _print_cost_table(report: Any) -> None:
+    from rich.table import Table
+
+    from cafepipe.cost import format_usd, report_table_rows
+
+    table = Table(
+        title=f"cafepipe cost — {report.region}, {report.currency}, list prices of "
+        f"{report.price_date}",
+        title_justify="left",
+    )
+    for column, justify in (
+        ("Service", "left"),
+        ("Item", "left"),
+        ("Quantity", "right"),
+        ("Unit price", "right"),
+        ("Monthly", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in report_table_rows(report):
+        table.add_row(*row)
+    table.add_section()
+    table.add_row("Total", "per month", "", "", format_usd(report.total_monthly_usd), style="bold")
+    table.add_row("", "per year (× 12)", "", "", format_usd(report.total_annual_usd))
+    if report.months != 12:
+        table.add_row(
+            "", f"for {report.months} months", "", "", format_usd(report.total_for_months_usd)
+        )
+    out_console.print(table)
+    out_console.print("Assumptions:", style="bold")
+    for assumption in report.assumptions:
+        out_console.print(f"  • {assumption}", soft_wrap=False)
+
+
 # ---------------------------------------------------------------------------------------
 # Insights: insights, dashboard (issue 6)
 # ---------------------------------------------------------------------------------------
+
+INSIGHTS_EPILOG = """\b
+Examples:
+  cafepipe insights                                  # the stack's latest simulated log
+  cafepipe insights --source access_log.gz --format json > insights.json
+  cafepipe insights --source s3://my-bucket/simulated-logs/access_log.json.gz
+  cafepipe insights --source logs:apache/access --since 7d       # events pulled back
+  cafepipe insights --engine cloudwatch --since 24h               # Logs Insights, priced
+  cafepipe insights --format html --out report.html               # self-contained report
+  cafepipe insights --format csv > insights.csv   # long format: insight,row,column,value
+"""
+
+
+def _insights_clients(state: CliState, source: str | None, engine: str) -> Any:
+    from cafepipe.aws import AwsClients
+
+    cloud = engine == "cloudwatch" or (source or "").startswith(("s3://", "logs:"))
+    if not cloud:
+        return None
+    clients = AwsClients.for_config(state.config())
+    clients.check_credentials()
+    return clients
+
+
+def _compute_insights(
+    state: CliState, source: str | None, log_format: str, engine: str, since: str | None
+) -> Any:
+    from cafepipe.insights import compute_insights
+    from cafepipe.insights.sources import latest_simulated_log
+
+    config = state.config()
+    clients = _insights_clients(state, source, engine)
+    with err_console.status("reading the log and answering the questions…"):
+        return compute_insights(
+            source,
+            latest_simulated_log(config.stack_dir),
+            config.access_log_group,
+            clients,
+            engine=engine,
+            log_format=log_format,
+            since=since,
+        )
+
+
+_source_option = click.option(
+    "--source",
+    help="FILE (plain or .gz, JSON or combined), s3://bucket/key, or logs:<group> "
+    "(default: the stack's latest simulated log).",
+)
+
+
+@cli.command("insights", epilog=INSIGHTS_EPILOG)
+@_source_option
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "combined"]),
+    default="auto",
+    show_default=True,
+    help="Log line format (auto: detected from the first lines).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "cloudwatch", "athena"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: computed here; cloudwatch: Logs Insights on the log group (priced); "
+    "athena: not available in this version.",
+)
+@click.option("--since", help="Only lines from this long ago or this date on: 7d, 24h, 2026-11-01.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv", "html"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout."
+)
+@pass_state
+def insights_command(
+    state: CliState,
+    source: str | None,
+    log_format: str,
+    engine: str,
+    since: str | None,
+    output_format: str,
+    out: Path | None,
+) -> None:
+    """What the café owner wants to know, from the access log.
+
+    Traffic by day, hour and weekday; visitors; top pages; menu items looked at and
+    ordered; menu visitors vs purchasers and the conversion rate; cities, regions and
+    countries; referrers and campaigns; devices and browsers; errors and slow pages; bots,
+    scanner probes and the addresses behind them. Malformed lines are counted
+    (invalid_lines) and skipped.
+
+    \b
+    JSON: the schema of DESIGN.md (requests, invalid_lines, bytes, unique_ips,
+    status_classes, top_paths, menu_views, order_requests, menu_visitors, purchasers,
+    conversion_rate, by_city, by_region, by_country, hourly, bot_requests,
+    scanner_requests) plus one key per other insight, and "meta" (source, engine; for
+    cloudwatch: bytes_scanned and cost_usd at $0.005/GB).
+    """
+    from cafepipe.insights.report import write_output
+
+    run = _compute_insights(state, source, log_format, engine, since)
+    run.meta["generated"] = _now_text()
+    write_output(run.data, run.meta, output_format, out, out_console)
+    if engine == "cloudwatch" and output_format == "table":
+        err_console.print(
+            f"Logs Insights scanned {run.meta['bytes_scanned']:,} bytes "
+            f"(${run.meta['cost_usd']:.6f} at $0.005/GB)"
+        )
+    if out is not None:
+        err_console.print(f"wrote {out}")
+
+
+def _now_text() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@cli.command("dashboard")
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write FILE: the dashboard's answers computed locally, as an HTML report.",
+)
+@_source_option
+@pass_state
+def dashboard_command(state: CliState, preview: Path | None, source: str | None) -> None:
+    """Print the CloudWatch dashboard body the stack deploys (JSON), generated from the catalog.
+
+    Markdown section headers (Traffic, Customers, Menu and orders, Where customers are,
+    Noise and security, Operations) and one Logs Insights widget per insight.
+
+    \b
+    Examples:
+      cafepipe dashboard > dashboard.json
+      cafepipe dashboard --preview report.html                 # from the simulated log
+      cafepipe dashboard --preview report.html --source access_log
+    """
+    from cafepipe.dashboard import dashboard_body
+    from cafepipe.insights.report import write_output
+
+    config = state.config()
+    body = dashboard_body(config)
+    if preview is not None:
+        run = _compute_insights(state, source, "auto", "duckdb", None)
+        run.meta["generated"] = _now_text()
+        run.meta["engine"] = f"preview of dashboard {config.dashboard_name}, computed locally"
+        write_output(run.data, run.meta, "html", preview, out_console)
+        err_console.print(f"wrote {preview}")
+    emit_json(body)
 
 
 if __name__ == "__main__":  # pragma: no cover

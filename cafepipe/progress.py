@@ -69,12 +69,14 @@ class TerraformProgress:
             self.done += 1
             verb = _VERBS.get(action, (action, action))[1]
             seconds = hook.get("elapsed_seconds", 0)
-            self.console.print(f"  [green]✓[/green] {verb} {address} [dim]({seconds}s)[/dim]")
+            self.console.print(
+                f"  [green]✓[/green] {verb} {address} [dim]({seconds}s)[/dim]", soft_wrap=True
+            )
         elif kind == "apply_errored":
             self.in_flight.pop(address, None)
             self.failed += 1
             verb = _VERBS.get(action, (action, action))[0]
-            self.console.print(f"  [red]✗[/red] failed {verb} {address}")
+            self.console.print(f"  [red]✗[/red] failed {verb} {address}", soft_wrap=True)
         elif kind == "planned_change" and self.title.startswith("planning"):
             self.done += 1
         elif kind == "diagnostic" and (event.get("diagnostic") or {}).get("severity") == "warning":

@@ -6,6 +6,7 @@ demo call them, and so can tests.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import botocore.exceptions
 
 from cafepipe.aws import AwsClients, credential_env, describe_client_error
 from cafepipe.config import StackConfig
+from cafepipe.emulator import is_listening
 from cafepipe.errors import AwsError, CafepipeError
 from cafepipe.terraform import EventCallback, TerraformRunner, select_backend
 
@@ -56,17 +58,33 @@ def write_backend_config(config: StackConfig) -> None:
         path.unlink(missing_ok=True)
         return
     key = config.backend.key or f"cafepipe/{config.stack}/terraform.tfstate"
-    path.write_text(
-        "terraform {\n"
-        '  backend "s3" {\n'
-        f'    bucket       = "{config.backend.bucket}"\n'
-        f'    key          = "{key}"\n'
-        f'    region       = "{config.backend.region or config.region}"\n'
-        "    encrypt      = true\n"
-        "    use_lockfile = true\n"
-        "  }\n"
-        "}\n"
-    )
+    settings = {
+        "bucket": config.backend.bucket,
+        "key": key,
+        "region": config.backend.region or config.region,
+        "encrypt": True,
+        "use_lockfile": True,  # S3-native state locking (no DynamoDB table)
+    }
+    if config.emulated:
+        settings.update(
+            endpoints={"s3": config.endpoint_url},
+            use_path_style=True,
+            skip_credentials_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check=True,
+            skip_region_validation=True,
+        )
+    width = max(map(len, settings))  # aligned as `terraform fmt` would
+    body = "".join(f"    {k:<{width}} = {_hcl_value(v)}\n" for k, v in settings.items())
+    path.write_text(f'terraform {{\n  backend "s3" {{\n{body}  }}\n}}\n')
+
+
+def _hcl_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_hcl_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value))
 
 
 def prepare(stack: Stack) -> None:
@@ -129,7 +147,13 @@ def plan_stack(stack: Stack, on_event: EventCallback | None = None) -> PlanSumma
 
 
 def check_access(stack: Stack) -> None:
-    """Fail before Terraform runs when there are no credentials to run it with."""
+    """Fail before Terraform runs when there is no endpoint or no credentials to run it with."""
+    url = stack.config.endpoint_url
+    if url and not is_listening(url):
+        raise AwsError(
+            f"nothing answers at the endpoint {url}",
+            "start the emulator (cafepipe emulator start) or fix --endpoint-url / AWS_ENDPOINT_URL",
+        )
     stack.clients.check_credentials()
 
 

@@ -303,7 +303,9 @@ class TerraformRunner:
         result = self.run(["state", "list"], check=False)
         if result.retcode != 0:
             return []
-        return [line for line in result.text.splitlines() if line.strip()]
+        # Managed resources only: data sources are reads, not things the stack owns.
+        lines = [line.strip() for line in result.text.splitlines() if line.strip()]
+        return [a for a in lines if not (a.startswith("data.") or ".data." in a)]
 
 
 def _parse_event(line: str) -> dict[str, Any] | None:
@@ -322,6 +324,8 @@ def _hint_for(diagnostics: str) -> str:
         return "check your AWS credentials (aws sts get-caller-identity), then re-run"
     if "failed to query available provider packages" in text or "could not retrieve" in text:
         return "Terraform could not download the AWS provider: check network access to the registry"
+    if "connection refused" in text or "no such host" in text:
+        return "nothing answers at the AWS endpoint: check the network or --endpoint-url"
     if "state lock" in text or "error acquiring the state lock" in text:
         return "another cafepipe/terraform run holds the lock; wait for it, then re-run"
     return "fix the cause above, then re-run the same command: it picks up where it stopped"

@@ -1,0 +1,274 @@
+"""The whole stack, for real: the bundled Terraform and hashicorp/aws 3.39.0 against moto.
+
+`up` creates it; the security properties are read back through boto3 (not from templates);
+a second plan is empty; `destroy` leaves nothing of the stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from cafepipe.cli import cli
+from cafepipe.config import load_config
+from cafepipe.emulator import EmulatorInfo
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
+
+STACK = "itest"
+
+
+def _invoke(args: list[str]) -> Any:
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return json.loads(result.stdout) if "--json" in args else result.stdout
+
+
+class Deployed:
+    def __init__(self, emulator: EmulatorInfo, state_dir: Path) -> None:
+        self.url = emulator.url
+        self.base = ["--stack", STACK, "--state-dir", str(state_dir), "--endpoint-url", self.url]
+        self.config = load_config(
+            None,
+            {"stack": STACK, "state_dir": str(state_dir), "endpoint_url": self.url},
+            environ={},
+        )
+        self.outputs: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    emulator: EmulatorInfo, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployed]:
+    stack = Deployed(emulator, tmp_path_factory.mktemp("state"))
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+            mp.delenv(name, raising=False)
+        stack.outputs = _invoke([*stack.base, "up", "--yes", "--json"])
+        yield stack
+
+
+def test_outputs(deployed: Deployed) -> None:
+    outputs = deployed.outputs
+    for name in (
+        "instance_id",
+        "site_url",
+        "bucket_name",
+        "access_log_group",
+        "error_log_group",
+        "dashboard_name",
+        "dashboard_url",
+    ):
+        assert outputs.get(name), name
+    assert outputs["bucket_name"] == deployed.config.bucket_name
+    assert outputs["access_log_group"] == f"{STACK}/apache/access"
+    assert outputs["site_url"].startswith("http://") and outputs["site_url"].endswith("/cafe")
+
+
+def test_instance_is_locked_down(deployed: Deployed) -> None:
+    ec2 = deployed.client("ec2")
+    reservations = ec2.describe_instances(InstanceIds=[deployed.outputs["instance_id"]])[
+        "Reservations"
+    ]
+    instance = reservations[0]["Instances"][0]
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
+    assert "KeyName" not in instance  # no key pair: SSM only
+    assert instance["InstanceType"] == "t4g.nano"
+    assert "instance-profile" in instance["IamInstanceProfile"]["Arn"]
+    volume_ids = [m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]]
+    volumes = ec2.describe_volumes(VolumeIds=volume_ids)["Volumes"]
+    assert volumes and all(v["Encrypted"] for v in volumes)
+    tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+    assert tags["cafepipe:stack"] == STACK
+    groups = ec2.describe_security_groups(
+        GroupIds=[g["GroupId"] for g in instance["SecurityGroups"]]
+    )["SecurityGroups"]
+    for group in groups:
+        for rule in group["IpPermissions"]:
+            assert rule.get("FromPort") == 80 and rule.get("ToPort") == 80, (
+                rule
+            )  # HTTP only, no SSH
+            assert [r["CidrIp"] for r in rule["IpRanges"]] == ["0.0.0.0/0"]
+
+
+def test_bucket_is_private_encrypted_and_tls_only(deployed: Deployed) -> None:
+    s3 = deployed.client("s3")
+    bucket = deployed.outputs["bucket_name"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    deny_insecure = [
+        s
+        for s in policy["Statement"]
+        if s["Effect"] == "Deny"
+        and "false" in json.dumps(s.get("Condition", {}))
+        and "aws:SecureTransport" in json.dumps(s)
+    ]
+    assert deny_insecure, policy
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    prefixes = {
+        json.dumps(r.get("Filter", r.get("Prefix", ""))) for r in lifecycle if r.get("Expiration")
+    }
+    assert any("simulated-logs/" in p for p in prefixes) and any("archive/" in p for p in prefixes)
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert tags["cafepipe:stack"] == STACK
+
+
+def test_logs_metrics_alarms_dashboard(deployed: Deployed) -> None:
+    logs = deployed.client("logs")
+    prefix = f"{STACK}/apache/"
+    groups = {
+        g["logGroupName"]: g
+        for g in logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
+    }
+    assert set(groups) == {f"{prefix}access", f"{prefix}error"}
+    assert all(g.get("retentionInDays") == 180 for g in groups.values())
+    filters = logs.describe_metric_filters(logGroupName=f"{prefix}access")["metricFilters"]
+    assert len(filters) >= 3  # 4xx, 5xx, orders
+    cloudwatch = deployed.client("cloudwatch")
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    stack_alarms = [
+        a
+        for a in alarms
+        if a["MetricName"] in {f["metricTransformations"][0]["metricName"] for f in filters}
+    ]
+    assert stack_alarms, "an alarm on a metric of the stack's filters (5xx)"
+    body = json.loads(
+        cloudwatch.get_dashboard(DashboardName=deployed.outputs["dashboard_name"])["DashboardBody"]
+    )
+    kinds = [w["type"] for w in body["widgets"]]
+    assert "text" in kinds and "log" in kinds
+    queries = [w["properties"]["query"] for w in body["widgets"] if w["type"] == "log"]
+    assert any("/cafe/menu.php" in q for q in queries) and any(
+        "processOrder.php" in q for q in queries
+    )
+    assert all(f"SOURCE '{prefix}access'" in q for q in queries)
+    saved = logs.describe_query_definitions()["queryDefinitions"]
+    assert [d for d in saved if f"{prefix}access" in d["logGroupNames"]], (
+        "saved Logs Insights queries"
+    )
+
+
+def test_instance_role_is_least_privilege(deployed: Deployed) -> None:
+    iam = deployed.client("iam")
+    ec2 = deployed.client("ec2")
+    instance = ec2.describe_instances(InstanceIds=[deployed.outputs["instance_id"]])[
+        "Reservations"
+    ][0]["Instances"][0]
+    profile_name = instance["IamInstanceProfile"]["Arn"].split("/")[-1]
+    roles = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
+    role = roles[0]["RoleName"]
+    attached = [
+        p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    ]
+    assert "AmazonSSMManagedInstanceCore" in attached
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        statements += document["Statement"]
+    for arn in [
+        p["PolicyArn"]
+        for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        if ":aws:policy/" not in p["PolicyArn"]
+    ]:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        statements += iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+            "Document"
+        ]["Statement"]
+    assert statements
+    text = json.dumps(statements)
+    bucket = deployed.outputs["bucket_name"]
+    assert f"{bucket}/simulated-logs/" in text and f"{bucket}/archive/" in text
+    for statement in statements:
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if "*" in resources:
+            # Only actions AWS cannot narrow by resource may use "*".
+            assert all(
+                a
+                in (
+                    "cloudwatch:PutMetricData",
+                    "ec2:DescribeTags",
+                    "ec2:DescribeVolumes",
+                    "ec2:DescribeInstances",
+                    "logs:DescribeLogGroups",
+                )
+                for a in actions
+            ), statement
+
+
+def test_second_plan_is_empty(deployed: Deployed) -> None:
+    plan = _invoke([*deployed.base, "plan", "--json"])
+    assert (plan["add"], plan["change"], plan["destroy"]) == (0, 0, 0), plan
+
+
+def test_status_reports_in_sync(deployed: Deployed) -> None:
+    status = _invoke([*deployed.base, "status", "--json"])
+    assert status["deployed"] is True
+    assert status["in_sync"] is True
+    assert status["instance_state"] == "running"
+    assert status["outputs"]["instance_id"] == deployed.outputs["instance_id"]
+
+
+def test_z_destroy_leaves_nothing(deployed: Deployed) -> None:
+    report = _invoke([*deployed.base, "destroy", "--yes", "--json"])
+    assert report["leftovers"] == []
+    assert report["destroyed"] >= 15
+    s3 = deployed.client("s3")
+    assert deployed.outputs["bucket_name"] not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    logs = deployed.client("logs")
+    assert logs.describe_log_groups(logGroupNamePrefix=f"{STACK}/apache/")["logGroups"] == []
+    iam = deployed.client("iam")
+    assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(STACK)]
+    assert not [
+        p
+        for p in iam.list_instance_profiles()["InstanceProfiles"]
+        if p["InstanceProfileName"].startswith(STACK)
+    ]
+    cloudwatch = deployed.client("cloudwatch")
+    assert (
+        cloudwatch.list_dashboards(DashboardNamePrefix=deployed.outputs["dashboard_name"])[
+            "DashboardEntries"
+        ]
+        == []
+    )
+    ec2 = deployed.client("ec2")
+    states = [
+        i["State"]["Name"]
+        for r in ec2.describe_instances(InstanceIds=[deployed.outputs["instance_id"]])[
+            "Reservations"
+        ]
+        for i in r["Instances"]
+    ]
+    assert states == ["terminated"]
+    status = _invoke([*deployed.base, "status", "--json"])
+    assert status["deployed"] is False
