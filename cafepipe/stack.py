@@ -124,6 +124,8 @@ def summarize_plan_events(events: list[dict[str, Any]]) -> PlanSummary:
     for event in events:
         if event.get("type") == "planned_change":
             change = event.get("change") or {}
+            if change.get("action") == "read":
+                continue  # a data source read at apply time: not a change to the stack
             summary.resources.append(
                 {
                     "address": (change.get("resource") or {}).get("addr", ""),
