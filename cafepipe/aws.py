@@ -61,7 +61,10 @@ class AwsClients:
         attempts = max_attempts or (2 if endpoint_url else 8)
         self._botocore_config = botocore.config.Config(
             region_name=region,
-            retries={"max_attempts": attempts, "mode": "adaptive" if not endpoint_url else "standard"},
+            retries={
+                "max_attempts": attempts,
+                "mode": "adaptive" if not endpoint_url else "standard",
+            },
             connect_timeout=5 if endpoint_url else 20,
             read_timeout=60,
         )
@@ -84,8 +87,8 @@ class AwsClients:
         raise AwsError(
             "no AWS credentials found",
             "configure them the usual way (aws configure, AWS_PROFILE, SSO, an instance role), "
-            "or run offline against an emulator: cafepipe demo, or --endpoint-url http://127.0.0.1:PORT "
-            "after `cafepipe emulator start`",
+            "or run offline against an emulator: cafepipe demo, or "
+            "--endpoint-url http://127.0.0.1:PORT after `cafepipe emulator start`",
         )
 
 
@@ -106,4 +109,3 @@ def describe_client_error(exc: Exception) -> str:
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
     return str(exc)
-

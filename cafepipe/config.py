@@ -38,37 +38,148 @@ CURRENT_PROVIDER_CONSTRAINT = "~> 6.0"
 
 # CloudWatch Logs PutRetentionPolicy accepts exactly these values.
 RETENTION_DAYS_ALLOWED = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 # Commercial regions where every service of the stack (EC2 Graviton, CloudWatch, SSM, S3) exists.
 KNOWN_REGIONS = frozenset(
     {
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-        "ca-central-1", "ca-west-1", "sa-east-1", "mx-central-1",
-        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2",
-        "eu-north-1", "eu-south-1", "eu-south-2",
-        "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
-        "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-northeast-1",
-        "ap-northeast-2", "ap-northeast-3", "ap-east-1", "af-south-1",
-        "me-south-1", "me-central-1", "il-central-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "ca-west-1",
+        "sa-east-1",
+        "mx-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-east-1",
+        "af-south-1",
+        "me-south-1",
+        "me-central-1",
+        "il-central-1",
     }
 )
 
 # Instance families that run Amazon Linux 2023; Graviton ones take the arm64 AMI.
 ARM64_FAMILIES = frozenset(
-    {"t4g", "m6g", "m6gd", "m7g", "m7gd", "m8g", "c6g", "c6gd", "c6gn", "c7g", "c7gd", "c7gn",
-     "c8g", "r6g", "r6gd", "r7g", "r7gd", "r8g", "a1", "x2gd", "im4gn", "is4gen"}
+    {
+        "t4g",
+        "m6g",
+        "m6gd",
+        "m7g",
+        "m7gd",
+        "m8g",
+        "c6g",
+        "c6gd",
+        "c6gn",
+        "c7g",
+        "c7gd",
+        "c7gn",
+        "c8g",
+        "r6g",
+        "r6gd",
+        "r7g",
+        "r7gd",
+        "r8g",
+        "a1",
+        "x2gd",
+        "im4gn",
+        "is4gen",
+    }
 )
 X86_64_FAMILIES = frozenset(
-    {"t2", "t3", "t3a", "m5", "m5a", "m5ad", "m5d", "m5n", "m6a", "m6i", "m6id", "m7a", "m7i",
-     "m7i-flex", "c5", "c5a", "c5d", "c5n", "c6a", "c6i", "c6id", "c7a", "c7i", "c7i-flex",
-     "r5", "r5a", "r5d", "r6a", "r6i", "r7a", "r7i"}
+    {
+        "t2",
+        "t3",
+        "t3a",
+        "m5",
+        "m5a",
+        "m5ad",
+        "m5d",
+        "m5n",
+        "m6a",
+        "m6i",
+        "m6id",
+        "m7a",
+        "m7i",
+        "m7i-flex",
+        "c5",
+        "c5a",
+        "c5d",
+        "c5n",
+        "c6a",
+        "c6i",
+        "c6id",
+        "c7a",
+        "c7i",
+        "c7i-flex",
+        "r5",
+        "r5a",
+        "r5d",
+        "r6a",
+        "r6i",
+        "r7a",
+        "r7i",
+    }
 )
 INSTANCE_SIZES = frozenset(
-    {"nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",
-     "12xlarge", "16xlarge", "24xlarge", "32xlarge", "48xlarge", "metal"}
+    {
+        "nano",
+        "micro",
+        "small",
+        "medium",
+        "large",
+        "xlarge",
+        "2xlarge",
+        "4xlarge",
+        "8xlarge",
+        "12xlarge",
+        "16xlarge",
+        "24xlarge",
+        "32xlarge",
+        "48xlarge",
+        "metal",
+    }
 )
 # Where things live in the stack's bucket (the instance role may read/write only these).
 SIMULATED_LOG_PREFIX = "simulated-logs/"
@@ -84,8 +195,13 @@ AGENT_STATE_DIR = f"{AGENT_DIR}/logs/state"  # per-file read offsets (the trap i
 
 # Terraform outputs of every stack (contract for simulate-logs, insights, status).
 STACK_OUTPUTS = (
-    "instance_id", "site_url", "bucket_name", "access_log_group", "error_log_group",
-    "dashboard_name", "dashboard_url",
+    "instance_id",
+    "site_url",
+    "bucket_name",
+    "access_log_group",
+    "error_log_group",
+    "dashboard_name",
+    "dashboard_url",
 )
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
@@ -97,8 +213,15 @@ _TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 ENV_PREFIX = "CAFEPIPE_"
 # Config keys that may come from the file, the environment (CAFEPIPE_<KEY>) and flags.
 SCALAR_KEYS = (
-    "stack", "region", "instance_type", "allowed_http_cidr", "log_retention_days",
-    "bucket_name", "endpoint_url", "terraform_bin", "state_dir",
+    "stack",
+    "region",
+    "instance_type",
+    "allowed_http_cidr",
+    "log_retention_days",
+    "bucket_name",
+    "endpoint_url",
+    "terraform_bin",
+    "state_dir",
 )
 
 
@@ -255,7 +378,10 @@ def validate_bucket_name(value: Any, field_name: str = "bucket_name") -> str:
     name = str(value)
     problem = None
     if not _BUCKET_RE.match(name):
-        problem = "use 3-63 characters: lower-case letters, digits, '.' and '-', alphanumeric at both ends"
+        problem = (
+            "use 3-63 characters: lower-case letters, digits, '.' and '-', "
+            "alphanumeric at both ends"
+        )
     elif ".." in name or ".-" in name or "-." in name:
         problem = "no two adjacent periods, and no period next to a hyphen"
     elif re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
@@ -271,14 +397,16 @@ def validate_bucket_name(value: Any, field_name: str = "bucket_name") -> str:
 
 def _validate_tags(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise ConfigError("tags", "must be a table of key = \"value\" pairs")
+        raise ConfigError("tags", 'must be a table of key = "value" pairs')
     tags: dict[str, str] = {}
     for key, val in value.items():
         key = str(key)
         if not _TAG_KEY_RE.match(key) or key.lower().startswith("aws:"):
             raise ConfigError("tags", f"invalid tag key {key!r} (1-128 characters, not 'aws:...')")
         if not isinstance(val, (str, int, float)) or len(str(val)) > 256:
-            raise ConfigError("tags", f"tag {key!r}: value must be a string of at most 256 characters")
+            raise ConfigError(
+                "tags", f"tag {key!r}: value must be a string of at most 256 characters"
+            )
         tags[key] = str(val)
     return tags
 
@@ -298,7 +426,7 @@ def _validate_backend(value: Any) -> BackendConfig:
     if value in (None, {}):
         return BackendConfig()
     if not isinstance(value, Mapping):
-        raise ConfigError("backend", "must be a table, e.g. [backend] bucket = \"...\"")
+        raise ConfigError("backend", 'must be a table, e.g. [backend] bucket = "..."')
     kind = value.get("kind", "s3" if "bucket" in value else "local")
     if kind == "local":
         return BackendConfig()
@@ -323,7 +451,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """Parse a cafepipe.toml; a syntax error is a usage error naming the file."""
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            return dict(tomllib.load(handle))
     except FileNotFoundError:
         raise ConfigError("config", f"{path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
@@ -364,7 +492,9 @@ def load_config(
     known = {*SCALAR_KEYS, "tags", "backend", "usage"}
     unknown = sorted(set(file_values) - known)
     if unknown:
-        raise ConfigError(unknown[0], "unknown setting", "known settings: " + ", ".join(sorted(known)))
+        raise ConfigError(
+            unknown[0], "unknown setting", "known settings: " + ", ".join(sorted(known))
+        )
 
     merged: dict[str, Any] = {**file_values, **_env_values(environ)}
     merged.update({k: v for k, v in (flags or {}).items() if v is not None})

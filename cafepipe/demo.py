@@ -67,7 +67,9 @@ def run_demo(
         def status() -> str:
             state = stack_status(stack)
             drift = "in sync" if state["in_sync"] else f"drift: {state['drift']}"
-            return f"instance {state['instance_state']}, {len(state['resources'])} resources, {drift}"
+            return (
+                f"instance {state['instance_state']}, {len(state['resources'])} resources, {drift}"
+            )
 
         _timed(report, "status", status)
 
@@ -85,7 +87,9 @@ def run_demo(
     finally:
         if not keep:
             if not destroyed:
-                console.print("[yellow]demo failed; stopping the emulator (its state goes with it)[/yellow]")
+                console.print(
+                    "[yellow]demo failed; stopping the emulator (its state goes with it)[/yellow]"
+                )
             started = time.monotonic()
             stop_emulator(demo_root)
             report.steps.append(("emulator stop", time.monotonic() - started, "stopped"))

@@ -9,6 +9,7 @@ same on the emulator as on AWS; nothing is switched off.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -140,10 +141,8 @@ def stop_emulator(state_root: Path, timeout: float = 10.0) -> bool:
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _pid_alive(info.pid) and time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(info.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.05)
     if _pid_alive(info.pid):
         os.kill(info.pid, signal.SIGKILL)

@@ -7,8 +7,8 @@ zip is refused.
 
 from __future__ import annotations
 
-import hashlib
 import fcntl
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -75,7 +75,9 @@ def ensure_provider_mirror(root: Path | None = None, zip_path: Path | None = Non
     Point Terraform at it with TF_CLI_CONFIG_FILE. Safe to call concurrently.
     """
     root = (root or default_mirror_root()).resolve()
-    target = root / "registry.terraform.io" / "hashicorp" / "aws" / PROVIDER_VERSION / PROVIDER_PLATFORM
+    target = (
+        root / "registry.terraform.io" / "hashicorp" / "aws" / PROVIDER_VERSION / PROVIDER_PLATFORM
+    )
     # The marker sits beside the provider directory: Terraform hashes that directory's contents.
     done_marker = target.parent / f".{PROVIDER_PLATFORM}.sha256-verified"
     root.mkdir(parents=True, exist_ok=True)

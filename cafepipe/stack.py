@@ -58,7 +58,7 @@ def write_backend_config(config: StackConfig) -> None:
         path.unlink(missing_ok=True)
         return
     key = config.backend.key or f"cafepipe/{config.stack}/terraform.tfstate"
-    settings = {
+    settings: dict[str, Any] = {
         "bucket": config.backend.bucket,
         "key": key,
         "region": config.backend.region or config.region,
@@ -227,8 +227,11 @@ def state_inventory(stack: Stack) -> list[dict[str, Any]]:
         for resource in module.get("resources", []):
             if resource.get("mode") == "managed":
                 inventory.append(
-                    {"address": resource["address"], "type": resource["type"],
-                     "values": resource.get("values") or {}}
+                    {
+                        "address": resource["address"],
+                        "type": resource["type"],
+                        "values": resource.get("values") or {},
+                    }
                 )
         for child in module.get("child_modules", []):
             walk(child)
@@ -282,7 +285,7 @@ def _instance_alive(ec2: Any, instance_id: str) -> bool:
 
 def _resource_exists(clients: AwsClients, rtype: str, values: dict[str, Any]) -> bool | None:
     """Whether one resource from the state still exists; None for types not checked."""
-    rid = values.get("id")
+    rid = str(values.get("id"))
     if rtype == "aws_instance":
         ec2 = clients.client("ec2")
         try:
@@ -312,8 +315,10 @@ def _resource_exists(clients: AwsClients, rtype: str, values: dict[str, Any]) ->
     if rtype == "aws_cloudwatch_query_definition":
         name = values.get("name", "")
         found = clients.client("logs").describe_query_definitions(queryDefinitionNamePrefix=name)
-        return any(d["queryDefinitionId"] == values.get("query_definition_id")
-                   for d in found.get("queryDefinitions", []))
+        return any(
+            d["queryDefinitionId"] == values.get("query_definition_id")
+            for d in found.get("queryDefinitions", [])
+        )
     return None
 
 
@@ -343,7 +348,9 @@ def find_leftovers(
     for group in groups["logGroups"]:
         if group["logGroupName"] in (config.access_log_group, config.error_log_group):
             leftovers.append(f"log group {group['logGroupName']}")
-    dashboards = clients.client("cloudwatch").list_dashboards(DashboardNamePrefix=config.dashboard_name)
+    dashboards = clients.client("cloudwatch").list_dashboards(
+        DashboardNamePrefix=config.dashboard_name
+    )
     for dashboard in dashboards.get("DashboardEntries", []):
         if dashboard["DashboardName"] == config.dashboard_name:
             leftovers.append(f"dashboard {config.dashboard_name}")

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -257,10 +257,8 @@ class TerraformRunner:
         result.text = "\n".join(text_lines)
         if not result.events and result.text.lstrip().startswith("{"):
             # validate/output/show print one (multi-line) JSON document, not a stream.
-            try:
+            with suppress(json.JSONDecodeError):
                 result.events = [json.loads(result.text)]
-            except json.JSONDecodeError:
-                pass
         # plan's -detailed-exitcode is not used, so anything but 0 is a failure.
         if check and result.retcode != 0:
             raise TerraformError(
@@ -288,7 +286,9 @@ class TerraformRunner:
         value = self.run(build_args("show", plan_file=PLAN_FILE)).value()
         return dict(value)
 
-    def apply(self, on_event: EventCallback | None = None, plan_file: str | None = PLAN_FILE) -> TerraformResult:
+    def apply(
+        self, on_event: EventCallback | None = None, plan_file: str | None = PLAN_FILE
+    ) -> TerraformResult:
         return self.run(build_args("apply", plan_file=plan_file), on_event)
 
     def destroy(self, on_event: EventCallback | None = None) -> TerraformResult:

@@ -14,9 +14,18 @@ from cafepipe.emulator import EmulatorInfo, start_emulator, stop_emulator
 def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's AWS settings or the repo's cafepipe.toml."""
     for name in (
-        "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION",
-        "CAFEPIPE_TERRAFORM_BIN", "CAFEPIPE_STACK", "CAFEPIPE_REGION", "CAFEPIPE_STATE_DIR",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "CAFEPIPE_TERRAFORM_BIN",
+        "CAFEPIPE_STACK",
+        "CAFEPIPE_REGION",
+        "CAFEPIPE_STATE_DIR",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))

@@ -30,7 +30,9 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert command.help and len(command.help.strip()) > 20, f"{path} needs help text"
 
 
-def test_up_without_credentials_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_up_without_credentials_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--state-dir", str(tmp_path), "up", "--yes"])
     assert exited.value.code == 1
@@ -41,7 +43,9 @@ def test_up_without_credentials_is_a_clear_error(tmp_path: Path, capsys: pytest.
     assert not (tmp_path / "cafe").exists()  # refused before rendering or creating anything
 
 
-def test_destroy_without_terminal_or_yes_refuses(emulator: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_destroy_without_terminal_or_yes_refuses(
+    emulator: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = emulator.url  # type: ignore[attr-defined]
     with pytest.raises(SystemExit) as exited:
         main(["--state-dir", str(tmp_path), "--endpoint-url", url, "destroy"])

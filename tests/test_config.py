@@ -52,7 +52,9 @@ def test_file_then_env_then_flags(tmp_path: Path) -> None:
 
 
 def test_endpoint_switches_to_offline_provider(tmp_path: Path) -> None:
-    config = load_config(None, {"endpoint_url": "http://127.0.0.1:5000", "state_dir": str(tmp_path)}, environ={})
+    config = load_config(
+        None, {"endpoint_url": "http://127.0.0.1:5000", "state_dir": str(tmp_path)}, environ={}
+    )
     assert config.emulated
     assert config.provider_version == OFFLINE_PROVIDER_VERSION
 
@@ -124,10 +126,17 @@ def test_bad_file_values(toml: str, field: str, tmp_path: Path) -> None:
 
 def test_every_allowed_retention_is_accepted(tmp_path: Path) -> None:
     for days in RETENTION_DAYS_ALLOWED:
-        assert load_config(None, {"log_retention_days": days, "state_dir": str(tmp_path)}, environ={}).log_retention_days == days
+        assert (
+            load_config(
+                None, {"log_retention_days": days, "state_dir": str(tmp_path)}, environ={}
+            ).log_retention_days
+            == days
+        )
 
 
-def test_cli_bad_config_exits_2_before_any_cloud_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_bad_config_exits_2_before_any_cloud_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cafepipe.toml").write_text("log_retention_days = 42\n")
     result = CliRunner().invoke(cli, ["plan"], catch_exceptions=True, standalone_mode=False)
@@ -135,7 +144,9 @@ def test_cli_bad_config_exits_2_before_any_cloud_call(tmp_path: Path, monkeypatc
     assert "log_retention_days" in str(result.exception)
 
 
-def test_cli_main_maps_errors_to_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_main_maps_errors_to_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cafepipe.cli import main
 
     with pytest.raises(SystemExit) as exited:

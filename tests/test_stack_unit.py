@@ -21,7 +21,10 @@ def test_summarize_plan_events_counts_and_lists_changes() -> None:
         "add": 1,
         "change": 1,
         "destroy": 0,
-        "resources": [{"address": "a.y", "action": "create"}, {"address": "b.x", "action": "update"}],
+        "resources": [
+            {"address": "a.y", "action": "create"},
+            {"address": "b.x", "action": "update"},
+        ],
     }
     assert not summary.empty
     assert summarize_plan_events([{"type": "change_summary", "changes": {}}]).empty
@@ -37,7 +40,9 @@ def test_backend_file_local_and_s3(tmp_path: Path) -> None:
 
     toml = tmp_path / "cafepipe.toml"
     toml.write_text('[backend]\nbucket = "my-tf-state"\n')
-    s3 = load_config(toml, {"state_dir": str(tmp_path), "endpoint_url": "http://127.0.0.1:9"}, environ={})
+    s3 = load_config(
+        toml, {"state_dir": str(tmp_path), "endpoint_url": "http://127.0.0.1:9"}, environ={}
+    )
     write_backend_config(s3)
     text = backend_file.read_text()
     assert 'backend "s3"' in text
@@ -55,19 +60,30 @@ def test_s3_backend_keeps_state_in_the_bucket(emulator: object, tmp_path: Path) 
     from cafepipe.stack import open_stack
 
     url = emulator.url  # type: ignore[attr-defined]
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     s3.create_bucket(Bucket="tf-state-backend-test")
     toml = tmp_path / "cafepipe.toml"
     toml.write_text('[backend]\nbucket = "tf-state-backend-test"\n')
-    config = load_config(toml, {"state_dir": str(tmp_path), "endpoint_url": url, "stack": "backend"}, environ={})
+    config = load_config(
+        toml, {"state_dir": str(tmp_path), "endpoint_url": url, "stack": "backend"}, environ={}
+    )
     config.terraform_dir.mkdir(parents=True)
-    (config.terraform_dir / "main.tf").write_text('resource "terraform_data" "marker" {\n  input = "x"\n}\n')
+    (config.terraform_dir / "main.tf").write_text(
+        'resource "terraform_data" "marker" {\n  input = "x"\n}\n'
+    )
     write_backend_config(config)
     runner = open_stack(config).runner
     runner.init()
     runner.apply(plan_file=None)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tf-state-backend-test").get("Contents", [])]
+    keys = [
+        o["Key"] for o in s3.list_objects_v2(Bucket="tf-state-backend-test").get("Contents", [])
+    ]
     assert keys == ["cafepipe/backend/terraform.tfstate"]  # the lock file is gone after the run
     assert not (config.terraform_dir / "terraform.tfstate").exists()
     assert runner.state_resources() == ["terraform_data.marker"]

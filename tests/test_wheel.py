@@ -18,8 +18,18 @@ pytestmark = pytest.mark.integration
 
 def test_wheel_ships_templates_and_renders(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path / "dist"), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO),
+        ],
         check=True,
     )
     wheel = next((tmp_path / "dist").glob("cafepipe-*.whl"))
@@ -36,12 +46,19 @@ def test_wheel_ships_templates_and_renders(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(target)}
     probe = subprocess.run(
         [sys.executable, "-c", "import cafepipe.resources as r; print(r.terraform_dir())"],
-        cwd=work, env=env, capture_output=True, text=True, check=True,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert probe.stdout.strip().startswith(str(target))
     result = subprocess.run(
         [sys.executable, "-m", "cafepipe", "render", "--json"],
-        cwd=work, env=env, capture_output=True, text=True,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     rendered = work / ".cafepipe" / "cafe" / "terraform"
