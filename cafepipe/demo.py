@@ -39,8 +39,9 @@ def run_demo(
     """Start an emulator, then up → status → destroy against it; stop the emulator."""
     demo_root = Path(flags.get("state_dir") or STATE_ROOT) / "demo"
     report = DemoReport()
+    started = time.monotonic()
     info = start_emulator(demo_root)
-    report.steps.append(("emulator start", 0.0, info.url))
+    report.steps.append(("emulator start", time.monotonic() - started, info.url))
     config: StackConfig = load_config(
         config_file, {**flags, "endpoint_url": info.url, "state_dir": str(demo_root)}
     )
