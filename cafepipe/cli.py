@@ -19,6 +19,7 @@ from rich.table import Table
 
 from cafepipe import __version__
 from cafepipe.config import StackConfig, load_config
+from cafepipe.cost import monthly_total_line
 from cafepipe.demo import print_demo_report, run_demo
 from cafepipe.emulator import emulator_status, start_emulator, stop_emulator
 from cafepipe.errors import (
@@ -108,13 +109,11 @@ def emit_json(data: Any) -> None:
 )
 @click.option(
     "--endpoint-url",
-    envvar="AWS_ENDPOINT_URL",
-    help="An AWS-compatible endpoint (emulator), e.g. http://127.0.0.1:5000. Env: AWS_ENDPOINT_URL.",
+    help="AWS-compatible endpoint (emulator), e.g. http://127.0.0.1:5000. Env: AWS_ENDPOINT_URL.",
 )
 @click.option(
     "--terraform-bin",
-    envvar="CAFEPIPE_TERRAFORM_BIN",
-    help="Use this terraform/tofu binary instead of the bundled Terraform. Env: CAFEPIPE_TERRAFORM_BIN.",
+    help="A terraform/tofu binary instead of the bundled Terraform. Env: CAFEPIPE_TERRAFORM_BIN.",
 )
 @click.option(
     "--state-dir", help="Where stacks keep rendered files and state (default: .cafepipe)."
@@ -208,6 +207,48 @@ def _print_outputs(outputs: dict[str, Any], title: str = "Stack outputs") -> Non
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@pass_state
+def render(state: CliState, as_json: bool) -> None:
+    """Write the stack's Terraform and instance files to .cafepipe/<stack>/terraform/.
+
+    No cloud calls: read, review or run Terraform on the result yourself. Terraform's own
+    files there (state, .terraform/, the lock file, plans) are left alone; rendered files
+    that the templates no longer produce are removed.
+
+    \b
+    JSON: {"directory", "files", "changed", "removed", "user_data_gzip_bytes"}
+    \b
+    Examples:
+      cafepipe render
+      cafepipe --stack shop --region eu-west-1 render --json
+      cafepipe --endpoint-url http://127.0.0.1:5000 render   # the offline provider 3.39 flavour
+    """
+    from cafepipe.render import render_stack_files
+
+    result = render_stack_files(state.config())
+    if as_json:
+        emit_json(
+            {
+                "directory": str(result.directory),
+                "files": list(result.files),
+                "changed": list(result.changed),
+                "removed": list(result.removed),
+                "user_data_gzip_bytes": result.user_data_gzip_bytes,
+            }
+        )
+        return
+    click.echo(str(result.directory))
+    for name in result.files:
+        click.echo(f"  {name}")
+    err_console.print(
+        f"Rendered {len(result.files)} files ({len(result.changed)} changed, "
+        f"{len(result.removed)} stale removed); user data {result.user_data_gzip_bytes} bytes "
+        "gzip-compressed (EC2 limit 16384)."
+    )
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the plan summary as JSON.")
 @pass_state
 def plan(state: CliState, as_json: bool) -> None:
@@ -247,6 +288,8 @@ def up(state: CliState, yes: bool, as_json: bool) -> None:
       cafepipe --endpoint-url http://127.0.0.1:5000 up --yes   # on `cafepipe emulator start`
     """
     config = state.config()
+    # Priced before any cloud call, so a bad [usage] table fails early (exit 2).
+    cost_line = monthly_total_line(config)
     stack = open_stack(config)
     check_access(stack)
     started = time.monotonic()
@@ -256,6 +299,7 @@ def up(state: CliState, yes: bool, as_json: bool) -> None:
         outputs = stack.runner.outputs()
     else:
         _print_plan_summary(summary)
+        err_console.print(cost_line)
         where = config.endpoint_url or f"AWS account (region {config.region})"
         confirm_or_refuse(f"Apply these changes to stack {config.stack!r} in {where}?", yes)
         with TerraformProgress(
@@ -409,6 +453,141 @@ def demo(state: CliState, keep: bool) -> None:
 # Log generation: generate-logs (issue 3)
 # ---------------------------------------------------------------------------------------
 
+
+@cli.command("generate-logs")
+@click.option(
+    "--out", "out", required=True, help="Log file to write; `-` for stdout; gzip if it ends in .gz."
+)
+@click.option(
+    "--lines", type=int, help="Exactly this many lines (spread over the profile's window)."
+)
+@click.option(
+    "--days", type=float, help="A window of this many days, at the profile's daily traffic."
+)
+@click.option(
+    "--start", "start_text", help="Start of the window (ISO 8601, UTC); instead of --days."
+)
+@click.option(
+    "--end", "end_text", default="now", show_default=True, help="End of the window (ISO 8601, UTC)."
+)
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Same seed and options, same bytes."
+)
+@click.option(
+    "--format",
+    "log_format",
+    type=click.Choice(["json", "combined"]),
+    default="json",
+    show_default=True,
+    help="json: the lab's cloudwatch LogFormat + bytes + geo; combined: Apache combined.",
+)
+@click.option(
+    "--truth", "truth_path", help="Also write the ground truth (insights JSON schema) here."
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["lab", "busy-month", "attack"]),
+    default="lab",
+    show_default=True,
+    help="Bundled defaults: lab (a small week), busy-month (14 busy days), attack (scanning).",
+)
+@click.option(
+    "--host",
+    default="cafe.example.com",
+    show_default=True,
+    help="Server name (%V) and referrer host.",
+)
+@click.option("--conversion", type=float, help="Share of menu-viewing sessions that order.")
+@click.option("--bounce", type=float, help="Share of sessions that see one page only.")
+@click.option("--bot-share", type=float, help="Share of lines from crawlers and monitors.")
+@click.option("--scanner-share", type=float, help="Share of lines from vulnerability scanners.")
+@click.option("--error-share", type=float, help="Share of page requests answered 500/503.")
+@click.option("--returning-share", type=float, help="Share of sessions with cached assets (304).")
+@click.option("--campaign-share", type=float, help="Share of landings from campaign (UTM) links.")
+@click.option("--items-per-visit", type=float, help="Mean item pages per session that goes on.")
+@click.option("--visitors", type=int, help="Distinct human visitors (default: from the size).")
+@click.option("--quiet", is_flag=True, help="No progress and no summary on stderr.")
+def generate_logs(
+    out: str,
+    lines: int | None,
+    days: float | None,
+    start_text: str | None,
+    end_text: str,
+    seed: int,
+    log_format: str,
+    truth_path: str | None,
+    profile: str,
+    host: str,
+    quiet: bool,
+    **knobs: float | int | None,
+) -> None:
+    """Write a realistic, deterministic simulated access log of the café site.
+
+    Visitors from real cities browse the menu and order, on a café's daily rhythm in their
+    local time; crawlers, monitors and vulnerability scanners are mixed in. Lines end at
+    --end (default now); windows longer than CloudWatch's 14 days are written with a warning.
+    The file is complete or absent: it is written beside the target and renamed at the end.
+
+    \b
+    Examples:
+      cafepipe generate-logs --out access_log                       # lab profile, last 7 days
+      cafepipe generate-logs --out big.json.gz --lines 10000000 --seed 7
+      cafepipe generate-logs --out - --format combined | goaccess --log-format=COMBINED -
+      cafepipe generate-logs --out attack.log --profile attack --truth truth.json
+      cafepipe generate-logs --out log --days 3 --end 2026-11-27T00:00:00Z --conversion 0.4
+    """
+    from cafepipe import generate as generator
+
+    options = generator.build_options(
+        profile=profile,
+        lines=lines,
+        days=days,
+        start=generator.parse_time(start_text) if start_text else None,
+        end=generator.parse_time(end_text),
+        seed=seed,
+        log_format=log_format,
+        host=host,
+        **knobs,
+    )
+    generator.check_writable(out)
+    if truth_path:
+        generator.check_writable(truth_path)
+    if not quiet:
+        for warning in generator.window_warnings(options):
+            err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    started = time.perf_counter()
+    show_progress = not quiet and err_console.is_terminal and options.lines >= 200_000
+    try:
+        if show_progress:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            with Progress(
+                TextColumn("generating"),
+                BarColumn(),
+                TextColumn("{task.completed:,} lines"),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("lines", total=options.lines)
+                truth = generator.generate_log(options, out, lambda n: bar.advance(task, n))
+        else:
+            truth = generator.generate_log(options, out)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours.
+        sys.stderr.close()
+        sys.exit(0)
+    if truth_path:
+        generator.write_truth(truth, truth_path)
+    if not quiet:
+        seconds = time.perf_counter() - started
+        err_console.print(
+            f"wrote {options.lines:,} {log_format} lines ({options.start:%Y-%m-%d %H:%M}Z → "
+            f"{options.end:%Y-%m-%d %H:%M}Z, seed {seed}) to {out} in {seconds:.1f} s"
+            + (f"; truth in {truth_path}" if truth_path else "")
+        )
+
+
 # ---------------------------------------------------------------------------------------
 # Delivery: simulate-logs, ship (issue 4)
 # ---------------------------------------------------------------------------------------
@@ -490,8 +669,8 @@ def ship_command(
 @click.option("--lines", type=click.IntRange(min=1), help="Lines to generate (default 50,000).")
 @click.option(
     "--days",
-    type=click.FloatRange(min=0, min_open=True, max=14),
-    help="Days of traffic to generate, ending now (at most 14: CloudWatch's limit).",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Days of traffic to generate, ending now (at most 13.5: CloudWatch keeps 14).",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same log.")
 @click.option("--profile", default="lab", show_default=True, help="Generator profile.")
@@ -535,7 +714,7 @@ def simulate_logs_command(
     options = validate_options(
         SimulateOptions(lines, days, seed, profile), config.log_retention_days
     )
-    generate = default_generator()
+    generate = default_generator(err_console)
     clients = AwsClients.for_config(config)
     clients.check_credentials()
     outputs = stack_outputs(config)

@@ -24,9 +24,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
 STACK = "itest"
 
 
-def _invoke(args: list[str]) -> Any:
+def _run(args: list[str]) -> Any:
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result
+
+
+def _invoke(args: list[str]) -> Any:
+    result = _run(args)
     return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
@@ -40,6 +45,7 @@ class Deployed:
             environ={},
         )
         self.outputs: dict[str, Any] = {}
+        self.up_messages = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -59,7 +65,9 @@ def deployed(
     with pytest.MonkeyPatch.context() as mp:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
             mp.delenv(name, raising=False)
-        stack.outputs = _invoke([*stack.base, "up", "--yes", "--json"])
+        result = _run([*stack.base, "up", "--yes", "--json"])
+        stack.outputs = json.loads(result.stdout)
+        stack.up_messages = result.stderr
         yield stack
 
 
@@ -78,6 +86,12 @@ def test_outputs(deployed: Deployed) -> None:
     assert outputs["bucket_name"] == deployed.config.bucket_name
     assert outputs["access_log_group"] == f"{STACK}/apache/access"
     assert outputs["site_url"].startswith("http://") and outputs["site_url"].endswith("/cafe")
+
+
+def test_up_shows_plan_and_monthly_cost(deployed: Deployed) -> None:
+    assert "to add, 0 to change, 0 to destroy" in deployed.up_messages
+    assert "Estimated cost: $" in deployed.up_messages
+    assert "/month" in deployed.up_messages
 
 
 def test_instance_is_locked_down(deployed: Deployed) -> None:

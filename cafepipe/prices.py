@@ -1,0 +1,197 @@
+"""The embedded, dated price table `cafepipe cost` works from: public AWS list prices, no network.
+
+Every entry carries its unit, the public page it comes from, the date it was checked and how.
+Regions are only listed where every figure below is known to be right for that region; any
+other region (or an instance type not listed) is an error, never a guess.
+
+Free tiers are kept apart (`FREE_TIERS`) and only the "always free" ones are applied: the
+12-month free tier (750 h of t2/t3.micro, 750 h of public IPv4, 5 GB of S3 Standard) was
+offered only to accounts created before 2025-07-15, and those 12 months have all run out by
+2026-07-15; accounts created since get credits on the Free plan instead, which are not a price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from cafepipe.errors import UsageError
+
+CURRENCY = "USD"
+PRICE_DATE = "2026-11-27"  # when this table was last reviewed as a whole
+HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (8,760 h / 12)
+
+EC2_PRICING = "https://aws.amazon.com/ec2/pricing/on-demand/"
+EBS_PRICING = "https://aws.amazon.com/ebs/pricing/"
+VPC_PRICING = "https://aws.amazon.com/vpc/pricing/"
+CW_PRICING = "https://aws.amazon.com/cloudwatch/pricing/"
+S3_PRICING = "https://aws.amazon.com/s3/pricing/"
+ATHENA_PRICING = "https://aws.amazon.com/athena/pricing/"
+KMS_PRICING = "https://aws.amazon.com/kms/pricing/"
+SSM_PRICING = "https://aws.amazon.com/systems-manager/pricing/"
+
+# How each figure was checked (no internet on the build machine: pages seen through the search
+# index, or figures carried in reference/dependencies.md that were checked earlier).
+CHECKED_DEPS = "reference/dependencies.md (checked list prices), 2026-11"
+CHECKED_SEARCH = "cross-checked with public pricing write-ups via search, 2026-11-27"
+CHECKED_STABLE = (
+    "AWS's long-standing list price, not re-fetched (no internet, no match in the search "
+    "index), 2026-11-27: re-check on the source page before relying on it"
+)
+
+
+@dataclass(frozen=True)
+class Price:
+    """One list price: what a unit costs, where the figure comes from and when it was checked."""
+
+    usd: float
+    unit: str
+    source: str
+    checked: str
+
+
+@dataclass(frozen=True)
+class FreeTier:
+    """A monthly free allowance and whether AWS gives it for ever or for 12 months only."""
+
+    quantity: float
+    unit: str
+    always_free: bool
+    applied: bool
+    note: str
+
+
+def _p(usd: float, unit: str, source: str, checked: str) -> Price:
+    return Price(usd=usd, unit=unit, source=source, checked=checked)
+
+
+# us-east-1, us-east-2 and us-west-2 share every list price cafepipe uses.
+_US_STANDARD: dict[str, Price] = {
+    # EC2 On-Demand, Linux, shared tenancy, per instance-hour.
+    "ec2.t4g.nano": _p(0.0042, "hour", EC2_PRICING, CHECKED_DEPS),
+    "ec2.t4g.micro": _p(0.0084, "hour", EC2_PRICING, CHECKED_STABLE),
+    "ec2.t4g.small": _p(0.0168, "hour", EC2_PRICING, CHECKED_STABLE),
+    "ec2.t4g.medium": _p(0.0336, "hour", EC2_PRICING, CHECKED_STABLE),
+    "ec2.t3.nano": _p(0.0052, "hour", EC2_PRICING, CHECKED_STABLE),
+    "ec2.t3.micro": _p(0.0104, "hour", EC2_PRICING, CHECKED_STABLE),
+    "ec2.t3.small": _p(0.0208, "hour", EC2_PRICING, CHECKED_STABLE),
+    "ec2.t3a.nano": _p(0.0047, "hour", EC2_PRICING, CHECKED_STABLE),
+    "ec2.t3a.micro": _p(0.0094, "hour", EC2_PRICING, CHECKED_STABLE),
+    # Every public IPv4 address, in use or idle, since 2024-02-01.
+    "vpc.public_ipv4": _p(0.005, "IP-hour", VPC_PRICING, CHECKED_SEARCH),
+    "vpc.nat_gateway": _p(0.045, "hour", VPC_PRICING, CHECKED_STABLE),
+    "vpc.interface_endpoint": _p(0.01, "endpoint-AZ-hour", VPC_PRICING, CHECKED_STABLE),
+    # EBS volumes, per GB-month provisioned (gp3 baseline 3,000 IOPS / 125 MB/s included).
+    "ebs.gp3": _p(0.08, "GB-month", EBS_PRICING, CHECKED_SEARCH),
+    "ebs.gp2": _p(0.10, "GB-month", EBS_PRICING, CHECKED_SEARCH),
+    # CloudWatch.
+    "cw.custom_metric": _p(0.30, "metric-month", CW_PRICING, CHECKED_DEPS),
+    "cw.alarm_standard": _p(0.10, "alarm metric-month", CW_PRICING, CHECKED_DEPS),
+    "cw.alarm_high_resolution": _p(0.30, "alarm metric-month", CW_PRICING, CHECKED_STABLE),
+    "cw.alarm_composite": _p(0.50, "alarm-month", CW_PRICING, CHECKED_STABLE),
+    "cw.dashboard": _p(3.00, "dashboard-month", CW_PRICING, CHECKED_DEPS),
+    "logs.ingest_standard": _p(0.50, "GB", CW_PRICING, CHECKED_DEPS),
+    "logs.ingest_infrequent_access": _p(0.25, "GB", CW_PRICING, CHECKED_SEARCH),
+    "logs.storage": _p(0.03, "GB-month", CW_PRICING, CHECKED_DEPS),
+    "logs.insights_scanned": _p(0.005, "GB scanned", CW_PRICING, CHECKED_DEPS),
+    # S3 Standard.
+    "s3.standard_storage": _p(0.023, "GB-month", S3_PRICING, CHECKED_DEPS),
+    "s3.put_requests": _p(0.005 / 1000, "request", S3_PRICING, CHECKED_DEPS),
+    "s3.get_requests": _p(0.0004 / 1000, "request", S3_PRICING, CHECKED_DEPS),
+    # Data transfer out to the internet (first 10 TB tier), all services together.
+    "transfer.out_internet": _p(0.09, "GB", EC2_PRICING, CHECKED_DEPS),
+    "athena.scanned": _p(5.00, "TB scanned", ATHENA_PRICING, CHECKED_DEPS),
+    "kms.key": _p(1.00, "key-month", KMS_PRICING, CHECKED_STABLE),
+    "ssm.advanced_parameter": _p(0.05, "parameter-month", SSM_PRICING, CHECKED_STABLE),
+}
+
+PRICES: Mapping[str, Mapping[str, Price]] = MappingProxyType(
+    {
+        "us-east-1": MappingProxyType(dict(_US_STANDARD)),
+        "us-east-2": MappingProxyType(dict(_US_STANDARD)),
+        "us-west-2": MappingProxyType(dict(_US_STANDARD)),
+    }
+)
+
+FREE_TIERS: Mapping[str, FreeTier] = MappingProxyType(
+    {
+        "cw.custom_metric": FreeTier(
+            10, "metrics", True, True, "10 custom + detailed-monitoring metrics, always free"
+        ),
+        "cw.alarm_standard": FreeTier(
+            10, "alarm metrics", True, True, "10 standard-resolution alarm metrics, always free"
+        ),
+        "cw.dashboard": FreeTier(
+            3, "dashboards", True, True, "3 dashboards of up to 50 metrics each, always free"
+        ),
+        "logs.ingest_standard": FreeTier(
+            5, "GB", True, True, "5 GB of log data ingested per month, always free"
+        ),
+        "logs.storage": FreeTier(
+            5, "GB-month", True, True, "5 GB of log data archived (stored), always free"
+        ),
+        "transfer.out_internet": FreeTier(
+            100, "GB", True, True, "100 GB out to the internet per month, all services, always free"
+        ),
+        "ec2.micro_hours": FreeTier(
+            750, "hours", False, False, "12-month tier (t2/t3.micro) — expired for every account"
+        ),
+        "vpc.public_ipv4": FreeTier(
+            750, "IP-hours", False, False, "12-month tier — expired for every account"
+        ),
+        "s3.standard_storage": FreeTier(
+            5, "GB-month", False, False, "12-month tier — expired for every account"
+        ),
+    }
+)
+
+
+class NoPriceError(UsageError):
+    """The table has no price for this region, instance type or item (exit 2 for `cost`)."""
+
+
+def supported_regions() -> list[str]:
+    """Regions the table has prices for."""
+    return sorted(PRICES)
+
+
+def supported_instance_types(region: str) -> list[str]:
+    """Instance types the table has an hourly price for in `region`."""
+    return sorted(
+        key.removeprefix("ec2.") for key in region_prices(region) if key.startswith("ec2.")
+    )
+
+
+def region_prices(region: str) -> Mapping[str, Price]:
+    """All prices of one region; a region with no prices is a usage error (exit 2)."""
+    try:
+        return PRICES[region]
+    except KeyError:
+        raise NoPriceError(
+            f"cafepipe has no price table for region {region!r}",
+            "prices are embedded for "
+            + ", ".join(supported_regions())
+            + "; for a rough figure, price the nearest of them with --region",
+        ) from None
+
+
+def price(region: str, key: str) -> Price:
+    """One price (e.g. `logs.storage`) in `region`."""
+    prices = region_prices(region)
+    try:
+        return prices[key]
+    except KeyError:
+        raise NoPriceError(f"cafepipe has no price for {key!r} in {region}") from None
+
+
+def instance_price(region: str, instance_type: str) -> Price:
+    """The On-Demand Linux hourly price of `instance_type`; unknown types are exit 2."""
+    prices = region_prices(region)
+    key = f"ec2.{instance_type}"
+    if key not in prices:
+        raise NoPriceError(
+            f"cafepipe has no price for instance type {instance_type!r} in {region}",
+            "priced types: " + ", ".join(supported_instance_types(region)),
+        )
+    return prices[key]
