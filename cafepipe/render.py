@@ -1,0 +1,491 @@
+"""Render a stack: the Jinja-templated Terraform, the instance files, the café site.
+
+`render_stack` writes everything Terraform needs into `.cafepipe/<stack>/terraform/`:
+the root module and its four modules (`*.tf`), `dashboard.json`, and `instance/` (the user
+data, which carries the Apache config, the CloudWatch agent config and the site). It never
+touches Terraform's own files there (state, `.terraform/`, the lock file, plans).
+
+`render_template` renders any file of `templates/` (SSM scripts, the HTML report…) with the
+same strict Jinja environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import math
+import struct
+import traceback
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from cafepipe import catalog
+from cafepipe import config as cfg
+from cafepipe.config import StackConfig
+from cafepipe.dashboard import dashboard_body, saved_queries
+from cafepipe.errors import CafepipeError, UsageError
+from cafepipe.resources import templates_dir, terraform_dir
+
+TEMPLATE_SUFFIX = ".j2"
+# Autoescape HTML-ish outputs; HCL, shell, JSON, CSS and JS are rendered verbatim.
+HTML_SUFFIXES = ("html.j2", "htm.j2", "php.j2", "svg.j2", "xml.j2")
+
+INSTANCE_DIR = "instance"  # inside the rendered Terraform directory
+DASHBOARD_FILE = "dashboard.json"
+USER_DATA_FILE = f"{INSTANCE_DIR}/user_data.sh"
+USER_DATA_LIMIT_BYTES = 16 * 1024  # EC2's limit on (gzip-compressed) user data
+
+# On the instance (Amazon Linux 2023).
+DOCUMENT_ROOT = "/var/www/html"
+SITE_DIR = f"{DOCUMENT_ROOT}/cafe"
+HTTPD_CONF_PATH = "/etc/httpd/conf.d/cafe.conf"
+
+AGENT_METRIC_NAMESPACE = "CWAgent"  # the only namespace the instance role may put metrics in
+SIMULATED_LOG_EXPIRY_DAYS = 14  # CloudWatch Logs refuses events older than 14 days anyway
+
+# The site's pages and assets (catalog paths) and the templates that make them.
+SITE_TEMPLATES: dict[str, str] = {
+    catalog.HOME_PATH: "site/index.php.j2",
+    catalog.MENU_PATH: "site/menu.php.j2",
+    catalog.ITEM_PATH: "site/item.php.j2",
+    catalog.ORDER_PATH: "site/processOrder.php.j2",
+    catalog.ABOUT_PATH: "site/about.php.j2",
+    "/cafe/inc/catalog.php": "site/inc/catalog.php.j2",  # PHP include, denied to browsers
+    catalog.STYLESHEET_PATH: "site/css/cafe.css.j2",
+    catalog.SCRIPT_PATH: "site/js/cart.js.j2",
+    catalog.LOGO_PATH: "site/images/logo.svg.j2",
+}
+ITEM_IMAGE_TEMPLATE = "site/images/item.svg.j2"
+
+
+class TemplateRenderError(CafepipeError):
+    """A template could not be rendered; the message names the template and line."""
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    """What `render_stack_files` wrote: the directory and the files in it (relative paths)."""
+
+    directory: Path
+    files: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    user_data_gzip_bytes: int
+
+
+# ---------------------------------------------------------------------------------------
+# Jinja: one strict environment per template root
+# ---------------------------------------------------------------------------------------
+
+
+def hcl_literal(value: Any, indent: int = 0) -> str:
+    """A Python value as an HCL literal, formatted the way `terraform fmt` leaves it.
+
+    Strings are JSON-quoted with Terraform's template sequences (`${`, `%{`) escaped; maps
+    become aligned multi-line objects so the output passes `terraform fmt -check`.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("${", "$${").replace("%{", "%%{")
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        keys = [hcl_literal(str(key)) for key in value]
+        width = max(len(key) for key in keys)
+        pad = " " * (indent + 2)
+        lines = [
+            f"{pad}{key.ljust(width)} = {hcl_literal(item, indent + 2)}"
+            for key, item in zip(keys, value.values(), strict=True)
+        ]
+        return "{\n" + "\n".join(lines) + "\n" + " " * indent + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(hcl_literal(item, indent) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as HCL")
+
+
+def hcl_arguments(arguments: Mapping[str, Any], indent: int) -> str:
+    """`name = value` lines with the `=` aligned, as `terraform fmt` aligns them."""
+    width = max(len(name) for name in arguments)
+    pad = " " * indent
+    return "\n".join(
+        f"{pad}{name.ljust(width)} = {hcl_literal(value, indent)}"
+        for name, value in arguments.items()
+    )
+
+
+def php_string(value: Any) -> Markup:
+    """A single-quoted PHP string literal (already safe: PHP escapes it for HTML on output)."""
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return Markup(f"'{text}'")
+
+
+def _autoescape(template_name: str | None) -> bool:
+    return bool(template_name and template_name.lower().endswith(HTML_SUFFIXES))
+
+
+@cache
+def template_environment(root: Path) -> jinja2.Environment:
+    """The strict Jinja environment for one template root (terraform/ or templates/)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=_autoescape,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["hcl"] = hcl_literal
+    env.filters["hcl_arguments"] = hcl_arguments
+    env.filters["php_string"] = php_string
+    env.filters["json_pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    return env
+
+
+def _failing_template_line(exc: BaseException) -> tuple[str | None, int | None]:
+    # Jinja rewrites tracebacks so template frames carry the template's file and line.
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(TEMPLATE_SUFFIX):
+            return frame.filename, frame.lineno
+    return None, None
+
+
+def _render(root: Path, relative_path: str, context: Mapping[str, Any]) -> str:
+    shown = f"{root.name}/{relative_path}"
+    try:
+        template = template_environment(root).get_template(relative_path)
+        return template.render(**context)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateRenderError(
+            f"template {root.name}/{exc.name} not found",
+            "reinstall cafepipe; the templates ship with the package",
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{root.name}/{exc.name}" if exc.name else shown
+        raise TemplateRenderError(
+            f"cannot render {where}, line {exc.lineno}: {exc.message}"
+        ) from exc
+    except jinja2.TemplateError as exc:
+        filename, line = _failing_template_line(exc)
+        if filename:
+            try:
+                where = f"{root.name}/{PurePosixPath(Path(filename).relative_to(root))}"
+            except ValueError:
+                where = filename
+        else:
+            where = shown
+        at_line = f", line {line}" if line else ""
+        raise TemplateRenderError(f"cannot render {where}{at_line}: {exc.message}") from exc
+
+
+def render_template(relative_path: str, **context: Any) -> str:
+    """Render one file of `templates/` (e.g. "instance/httpd-cafe.conf.j2") with `context`."""
+    return _render(templates_dir(), relative_path, context)
+
+
+def render_terraform_template(relative_path: str, **context: Any) -> str:
+    """Render one file of `terraform/` (e.g. "modules/storage/main.tf.j2")."""
+    return _render(terraform_dir(), relative_path, context)
+
+
+# ---------------------------------------------------------------------------------------
+# Instance files: the site, Apache, the CloudWatch agent, the user data
+# ---------------------------------------------------------------------------------------
+
+
+def favicon_ico() -> bytes:
+    """A 16×16 coffee-bean-brown disc as a PNG-in-ICO (what browsers fetch first)."""
+    size = 16
+    rows = b""
+    for y in range(size):
+        row = bytearray(b"\x00")  # PNG filter: none
+        for x in range(size):
+            inside = math.hypot(x - 7.5, y - 7.5) <= 7.2
+            row += bytes((0x6F, 0x4E, 0x37, 0xFF)) if inside else bytes(4)
+        rows += bytes(row)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+    header = struct.pack("<HHH", 0, 1, 1)
+    entry = struct.pack("<BBBBHHII", size, size, 0, 0, 1, 32, len(png), 6 + 16)
+    return header + entry + png
+
+
+def site_context(config: StackConfig) -> dict[str, Any]:
+    """What the site templates see: the catalog, grouped for the menu page."""
+    categories: dict[str, list[catalog.MenuItem]] = {}
+    for item in catalog.MENU:
+        categories.setdefault(item.category, []).append(item)
+    return {
+        "stack": config.stack,
+        "catalog": catalog,
+        "menu": catalog.MENU,
+        "categories": categories,
+        "item_image_path": catalog.item_image_path,
+        "order_query": catalog.order_query,
+        "featured": [catalog.MENU_BY_ID[i] for i in ("latte", "croissant", "cheesecake")],
+    }
+
+
+def site_files(config: StackConfig) -> dict[str, bytes]:
+    """The café site: URL path → file content (pages, assets, item images, favicon)."""
+    context = site_context(config)
+    files = {
+        path: render_template(template, **context).encode()
+        for path, template in SITE_TEMPLATES.items()
+    }
+    for item in catalog.MENU:
+        files[catalog.item_image_path(item)] = render_template(
+            ITEM_IMAGE_TEMPLATE, item=item, **context
+        ).encode()
+    files[catalog.FAVICON_PATH] = favicon_ico()
+    return files
+
+
+def site_file_location(url_path: str) -> str:
+    """Where a URL path's file lives on the instance (`/cafe` is the directory's index.php)."""
+    if url_path == catalog.HOME_PATH:
+        return f"{SITE_DIR}/index.php"
+    return DOCUMENT_ROOT + url_path
+
+
+def apache_config(
+    access_log_path: str = cfg.ACCESS_LOG_PATH,
+    site_dir: str = SITE_DIR,
+    combined_log_path: str | None = None,
+) -> str:
+    """The Apache config of the site: the JSON `cloudwatch` access log, `/cafe`, the include dir.
+
+    `combined_log_path=None` leaves the combined log to the stock httpd.conf (the instance).
+    """
+    return render_template(
+        "instance/httpd-cafe.conf.j2",
+        access_log_path=access_log_path,
+        site_dir=site_dir,
+        combined_log_path=combined_log_path,
+    )
+
+
+def agent_config(config: StackConfig) -> dict[str, Any]:
+    """The CloudWatch agent config: access and error logs to the stack's log groups."""
+    rendered = render_template(
+        "instance/cloudwatch-agent.json.j2",
+        config=config,
+        access_log_path=cfg.ACCESS_LOG_PATH,
+        error_log_path=cfg.ERROR_LOG_PATH,
+        agent_dir=cfg.AGENT_DIR,
+    )
+    try:
+        parsed: dict[str, Any] = json.loads(rendered)
+    except json.JSONDecodeError as exc:
+        raise TemplateRenderError(
+            f"templates/instance/cloudwatch-agent.json.j2 rendered invalid JSON: {exc}"
+        ) from None
+    return parsed
+
+
+@dataclass(frozen=True)
+class InstanceFile:
+    """A file the user data writes on the instance."""
+
+    path: str
+    content: str  # text, or base64 when `binary`
+    binary: bool = False
+    heredoc_end: str = "CAFEPIPE_EOF"
+
+
+def _instance_file(path: str, content: bytes) -> InstanceFile:
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        text = ""
+    if not text or "\0" in text:
+        return InstanceFile(path, base64.encodebytes(content).decode().rstrip("\n"), binary=True)
+    if any(line == InstanceFile.heredoc_end for line in text.splitlines()):
+        raise TemplateRenderError(f"{path} contains the heredoc delimiter line; cannot embed it")
+    # The heredoc adds the final newline.
+    return InstanceFile(path, text[:-1] if text.endswith("\n") else text)
+
+
+def instance_files(config: StackConfig) -> dict[str, bytes]:
+    """The files put on the instance: absolute path → content."""
+    files = {site_file_location(path): data for path, data in site_files(config).items()}
+    files[HTTPD_CONF_PATH] = apache_config().encode()
+    files[cfg.AGENT_CONFIG_PATH] = (
+        json.dumps(agent_config(config), indent=2, ensure_ascii=False) + "\n"
+    ).encode()
+    return files
+
+
+def user_data(config: StackConfig, files: Mapping[str, bytes] | None = None) -> str:
+    """The instance's first-boot script: packages, files, services, the agent."""
+    files = instance_files(config) if files is None else files
+    directories = sorted({str(PurePosixPath(path).parent) for path in files})
+    return render_template(
+        "instance/user_data.sh.j2",
+        config=config,
+        files=[_instance_file(path, data) for path, data in sorted(files.items())],
+        directories=directories,
+        access_log_dir=str(PurePosixPath(cfg.ACCESS_LOG_PATH).parent),
+        agent_ctl=cfg.AGENT_CTL,
+        agent_config_path=cfg.AGENT_CONFIG_PATH,
+        site_url_path=catalog.HOME_PATH,
+    )
+
+
+def gzip_size(text: str) -> int:
+    """Size of `text` gzip-compressed the way Terraform's `base64gzip` does it (roughly)."""
+    return len(gzip.compress(text.encode(), compresslevel=6, mtime=0))
+
+
+# ---------------------------------------------------------------------------------------
+# The Terraform directory
+# ---------------------------------------------------------------------------------------
+
+
+def terraform_context(config: StackConfig) -> dict[str, Any]:
+    """What the Terraform templates see."""
+    url = config.endpoint_url
+    endpoints: dict[str, str] = {}
+    if url:
+        logs_key = "cloudwatchlogs" if config.provider_major < 4 else "logs"
+        services = ("cloudwatch", logs_key, "ec2", "iam", "s3", "ssm", "sts")
+        endpoints = dict.fromkeys(sorted(services), url)
+    return {
+        "config": config,
+        "provider_major": config.provider_major,
+        "tags": config.all_tags,
+        "endpoints": endpoints,
+        "metric_namespace": f"Cafepipe/{config.stack}",
+        "agent_metric_namespace": AGENT_METRIC_NAMESPACE,
+        "simulated_log_prefix": cfg.SIMULATED_LOG_PREFIX,
+        "archive_prefix": cfg.ARCHIVE_PREFIX,
+        "simulated_log_expiry_days": SIMULATED_LOG_EXPIRY_DAYS,
+        "saved_queries": saved_queries(config),
+        "query_folder": f"cafepipe/{config.stack}",
+        "user_data_file": USER_DATA_FILE,
+        "dashboard_file": DASHBOARD_FILE,
+        "site_path": catalog.HOME_PATH,
+        "catalog_order_path": catalog.ORDER_PATH,
+        # t2 is the one family config allows that cannot be EBS-optimized.
+        "ebs_optimized": cfg.instance_family(config.instance_type) != "t2",
+        "stack_outputs": cfg.STACK_OUTPUTS,
+    }
+
+
+def _terraform_templates() -> Iterable[str]:
+    root = terraform_dir()
+    for path in sorted(root.rglob("*" + TEMPLATE_SUFFIX)):
+        yield PurePosixPath(path.relative_to(root)).as_posix()
+
+
+def stack_files(config: StackConfig) -> dict[str, bytes]:
+    """Everything `render_stack` writes: relative path → content."""
+    context = terraform_context(config)
+    files: dict[str, bytes] = {
+        template[: -len(TEMPLATE_SUFFIX)]: render_terraform_template(template, **context).encode()
+        for template in _terraform_templates()
+    }
+    files[DASHBOARD_FILE] = (
+        json.dumps(dashboard_body(config), indent=2, ensure_ascii=False) + "\n"
+    ).encode()
+    on_instance = instance_files(config)
+    script = user_data(config, on_instance)
+    size = gzip_size(script)
+    if size > USER_DATA_LIMIT_BYTES:
+        raise UsageError(
+            f"the instance user data is {size} bytes gzip-compressed; EC2 allows 16384",
+            "keep the site small (templates/site/) or move files to S3",
+        )
+    files[USER_DATA_FILE] = script.encode()
+    files[f"{INSTANCE_DIR}/httpd-cafe.conf"] = on_instance[HTTPD_CONF_PATH]
+    files[f"{INSTANCE_DIR}/cloudwatch-agent.json"] = on_instance[cfg.AGENT_CONFIG_PATH]
+    for path, data in on_instance.items():
+        if path.startswith(DOCUMENT_ROOT + "/"):
+            files[f"{INSTANCE_DIR}/site/{path[len(DOCUMENT_ROOT) + 1 :]}"] = data
+    return files
+
+
+# Written next to the rendered files by cafepipe.stack (the state backend), not by render.
+BACKEND_FILE = "backend.tf"
+
+
+def _is_terraform_own(relative: PurePosixPath) -> bool:
+    # Terraform's state, plugins, lock file and saved plans are never ours to touch.
+    name = relative.name
+    return (
+        relative.parts[0] == ".terraform"
+        or name.startswith("terraform.tfstate")
+        or name == ".terraform.lock.hcl"
+        or name.endswith((".tfplan", ".plan"))
+        or relative.as_posix() == BACKEND_FILE
+    )
+
+
+def _stale_files(directory: Path, keep: set[str]) -> list[PurePosixPath]:
+    stale = []
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = PurePosixPath(path.relative_to(directory).as_posix())
+        if _is_terraform_own(relative) or relative.as_posix() in keep:
+            continue
+        if relative.suffix == ".tf" or relative.parts[0] == INSTANCE_DIR:
+            stale.append(relative)
+    return stale
+
+
+def render_stack_files(config: StackConfig, out_dir: Path | None = None) -> RenderedStack:
+    """Render the stack into `out_dir` (default `config.terraform_dir`); report what changed."""
+    directory = Path(out_dir) if out_dir is not None else config.terraform_dir
+    files = stack_files(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for relative, data in files.items():
+        target = directory / relative
+        if target.is_file() and target.read_bytes() == data:
+            continue  # unchanged files keep their mtime
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        changed.append(relative)
+    removed = _stale_files(directory, set(files))
+    for stale in removed:
+        (directory / stale).unlink()
+    # Deepest first, so a folder emptied of its only subfolder goes too.
+    for folder in sorted(
+        (p for p in directory.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
+        top = folder.relative_to(directory).parts[0]
+        if top in ("modules", INSTANCE_DIR) and not any(folder.iterdir()):
+            folder.rmdir()
+    return RenderedStack(
+        directory=directory,
+        files=tuple(sorted(files)),
+        changed=tuple(sorted(changed)),
+        removed=tuple(r.as_posix() for r in removed),
+        user_data_gzip_bytes=gzip_size(files[USER_DATA_FILE].decode()),
+    )
+
+
+def render_stack(config: StackConfig, out_dir: Path | None = None) -> Path:
+    """Write the stack's Terraform and instance files; return the directory."""
+    return render_stack_files(config, out_dir).directory

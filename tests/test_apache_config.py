@@ -1,0 +1,309 @@
+"""The rendered Apache config and café site in a real Apache (Debian apache2 + mod_php).
+
+Apache runs unprivileged on a free loopback port with its own ServerRoot, serves the rendered
+site, and writes the JSON `cloudwatch` access log; every line must parse (except the known
+`\\xhh` trap of lab.md) and carry every key, with the values the requests imply.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from cafepipe import catalog
+from cafepipe.config import StackConfig
+from cafepipe.render import agent_config, apache_config, site_files
+
+APACHE_BIN = shutil.which("apache2") or "/usr/sbin/apache2"
+MODULES_DIR = Path("/usr/lib/apache2/modules")
+PHP_MODULES = sorted(MODULES_DIR.glob("libphp*.so"))
+NEEDED_MODULES = ("mod_mpm_prefork.so", "mod_authz_core.so", "mod_alias.so", "mod_dir.so")
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not Path(APACHE_BIN).is_file()
+        or not all((MODULES_DIR / name).is_file() for name in NEEDED_MODULES),
+        reason="Debian apache2 is not installed (apt-get install apache2; `make system-deps`)",
+    ),
+    pytest.mark.skipif(
+        not PHP_MODULES,
+        reason="mod_php is not installed (apt-get install libapache2-mod-php)",
+    ),
+]
+
+LOG_KEYS = {
+    "time", "process", "filename", "remoteIP", "host", "request", "query", "method", "status",
+    "bytes", "userAgent", "referer", "country", "region", "city", "lat", "lon",
+}  # fmt: skip
+GEO_HEADERS = {
+    "CloudFront-Viewer-Country": "US",
+    "CloudFront-Viewer-Country-Region-Name": "Washington",
+    "CloudFront-Viewer-City": "Seattle",
+    "CloudFront-Viewer-Latitude": "47.60621",
+    "CloudFront-Viewer-Longitude": "-122.33207",
+}
+# Bytes Apache writes as \xhh in the log: not JSON (the trap lab.md warns about).
+NON_ASCII_AGENT = "Mozilla/5.0 (café-bot)".encode()
+
+
+@dataclass
+class ApacheSite:
+    port: int
+    access_log: Path
+    combined_log: Path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str | bytes] | None = None,
+    ) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.putrequest(method, path)
+            for name, value in (headers or {}).items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            return response.status, response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_site(document_root: Path) -> Path:
+    site_dir = document_root / "cafe"
+    for url_path, data in site_files(StackConfig()).items():
+        target = (
+            site_dir / "index.php"
+            if url_path == catalog.HOME_PATH
+            else document_root / url_path[1:]
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return site_dir
+
+
+def _main_config(root: Path, port: int, document_root: Path) -> str:
+    modules = "\n".join(
+        f"LoadModule {name} {MODULES_DIR / file}"
+        for name, file in (
+            ("mpm_prefork_module", "mod_mpm_prefork.so"),
+            ("authz_core_module", "mod_authz_core.so"),
+            ("alias_module", "mod_alias.so"),
+            ("dir_module", "mod_dir.so"),
+            ("mime_module", "mod_mime.so"),
+        )
+    )
+    mime_types = "TypesConfig /etc/mime.types" if Path("/etc/mime.types").is_file() else ""
+    return f"""\
+ServerRoot "{root}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile "{root}/run/httpd.pid"
+DefaultRuntimeDir "{root}/run"
+ErrorLog "{root}/logs/error_log"
+LogLevel warn
+{modules}
+LoadModule php_module {PHP_MODULES[-1]}
+StartServers 1
+MinSpareServers 1
+MaxSpareServers 2
+{mime_types}
+DocumentRoot "{document_root}"
+<Directory "{document_root}">
+    Require all granted
+</Directory>
+<FilesMatch "\\.php$">
+    SetHandler application/x-httpd-php
+</FilesMatch>
+LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
+Include "{root}/cafe.conf"
+"""
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], error_log: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = error_log.read_text() if error_log.is_file() else ""
+            raise AssertionError(f"apache2 exited with {process.returncode}: {log}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("apache2 did not start listening within 15 s")
+
+
+@pytest.fixture
+def apache() -> Iterator[ApacheSite]:
+    # Not tmp_path: when run as root, Apache's children drop to an unprivileged user, who
+    # must be able to traverse to the site (pytest's base temp dir is private).
+    root = Path(tempfile.mkdtemp(prefix="cafepipe-apache-"))
+    try:
+        root.chmod(0o755)
+        for sub in ("run", "logs/access"):
+            (root / sub).mkdir(parents=True)
+        document_root = root / "htdocs"
+        site_dir = _write_site(document_root)
+        access_log = root / "logs" / "access" / "access_log"
+        combined_log = root / "logs" / "combined_log"
+        (root / "cafe.conf").write_text(
+            apache_config(
+                access_log_path=str(access_log),
+                site_dir=str(site_dir),
+                combined_log_path=str(combined_log),
+            )
+        )
+        port = _free_port()
+        conf = root / "httpd.conf"
+        conf.write_text(_main_config(root, port, document_root))
+        # Apache's %t is local time; the instance runs in UTC (the "Z" in the JSON time).
+        env = {**os.environ, "TZ": "UTC"}
+        process = subprocess.Popen(
+            [APACHE_BIN, "-f", str(conf), "-DFOREGROUND"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Apache signals its whole process group on shutdown: keep pytest out of it.
+            start_new_session=True,
+        )
+        try:
+            _wait_for_port(port, process, root / "logs" / "error_log")
+            yield ApacheSite(port, access_log, combined_log)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _read_log_lines(path: Path, expected: int) -> list[str]:
+    # Apache writes each line when the request ends; give the last one a moment.
+    deadline = time.monotonic() + 5
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        if len(lines) >= expected:
+            break
+        time.sleep(0.05)
+    return lines
+
+
+def _agent_timestamp(line: str, timestamp_format: str) -> datetime:
+    """Find and parse the event time the way the CloudWatch agent does.
+
+    The agent turns `timestamp_format` into a regex (its TimeFormatRexMap), takes the first
+    match in the line, and parses it with the same format.
+    """
+    regex = re.escape(timestamp_format)
+    for directive, pattern in (
+        ("%Y", r"\d{4}"), ("%m", r"\d{2}"), ("%d", r"\d{2}"), ("%H", r"\d{2}"),
+        ("%M", r"\d{2}"), ("%S", r"\d{2}"), ("%f", r"\d{1,9}"),
+    ):  # fmt: skip
+        regex = regex.replace(re.escape(directive), pattern)
+    match = re.search(regex, line)
+    assert match, f"the agent's timestamp_format {timestamp_format!r} finds no time in {line!r}"
+    return datetime.strptime(match.group(0), timestamp_format).replace(tzinfo=timezone.utc)
+
+
+def test_json_access_log_from_a_real_apache(apache: ApacheSite) -> None:
+    started = datetime.now(timezone.utc)
+    order_query = catalog.order_query([("latte", 2), ("croissant", 1)])
+    checks: list[tuple[str, str, dict[str, str | bytes], int]] = [
+        ("GET", catalog.HOME_PATH, {}, 200),
+        ("GET", catalog.MENU_PATH, {**GEO_HEADERS, "Referer": "https://example.com/"}, 200),
+        ("GET", f"{catalog.ITEM_PATH}?id=latte", {}, 200),
+        ("GET", f"{catalog.ITEM_PATH}?id=no-such-thing", {}, 404),
+        ("POST", catalog.ORDER_PATH + order_query, {"Content-Length": "0"}, 200),
+        ("GET", catalog.ORDER_PATH, {}, 405),
+        ("POST", catalog.ORDER_PATH + "?items=nothing:1", {"Content-Length": "0"}, 400),
+        ("GET", "/cafe/inc/catalog.php", {}, 403),
+        ("GET", catalog.ABOUT_PATH, {"User-Agent": 'Mozilla/5.0 "quoted" agent'}, 200),
+        ("GET", catalog.MENU_PATH, {"User-Agent": NON_ASCII_AGENT}, 200),
+        *[("GET", asset, {}, 200) for asset in catalog.ASSETS],
+        ("GET", catalog.item_image_path(catalog.MENU[0]), {}, 200),
+    ]
+    bodies = {}
+    for method, path, headers, expected_status in checks:
+        status, body = apache.request(method, path, headers)
+        assert status == expected_status, f"{method} {path}: {status}\n{body[:500]}"
+        bodies[(method, path)] = body
+    # The site really works: the order page computes the total from the catalog.
+    assert "$12.25" in bodies[("POST", catalog.ORDER_PATH + order_query)]
+    assert "Caffè Latte" in bodies[("GET", f"{catalog.ITEM_PATH}?id=latte")]
+
+    lines = _read_log_lines(apache.access_log, len(checks))
+    assert len(lines) == len(checks)
+    records, trapped = [], []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            trapped.append(line)
+    # Exactly the non-ASCII User-Agent line is the \xhh trap; \xhh → \u00hh repairs it.
+    assert len(trapped) == 1 and "\\xc3\\xa9" in trapped[0]
+    records.append(json.loads(trapped[0].replace("\\x", "\\u00")))
+    assert all(set(record) == LOG_KEYS for record in records)
+
+    by_request = {(r["method"], r["request"], r["query"]): r for r in records}
+    home = by_request[("GET", catalog.HOME_PATH, "")]
+    assert home["status"] == "200"  # /cafe itself, not a redirect to /cafe/
+    assert home["filename"].endswith("/cafe/index.php")
+    order = by_request[("POST", catalog.ORDER_PATH, order_query)]
+    assert order["status"] == "200" and int(order["bytes"]) > 0
+    geo = next(r for r in records if r["country"] != "-")
+    assert (geo["request"], geo["city"], geo["region"]) == (
+        catalog.MENU_PATH,
+        "Seattle",
+        "Washington",
+    )
+    assert (geo["lat"], geo["lon"], geo["referer"]) == (
+        "47.60621",
+        "-122.33207",
+        "https://example.com/",
+    )
+    quoted = next(r for r in records if "quoted" in r["userAgent"])
+    assert quoted["userAgent"] == 'Mozilla/5.0 "quoted" agent'
+    assert {r["remoteIP"] for r in records} == {"127.0.0.1"}
+
+    # "time" is UTC with milliseconds, and the agent's timestamp_format reads exactly it.
+    access_entry = agent_config(StackConfig())["logs"]["logs_collected"]["files"]["collect_list"][0]
+    for record in records:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
+    for record_line in lines:
+        parsed = _agent_timestamp(record_line, access_entry["timestamp_format"])
+        assert (
+            started - timedelta(seconds=2)
+            <= parsed
+            <= datetime.now(timezone.utc) + timedelta(seconds=2)
+        )
+        assert parsed.isoformat(timespec="milliseconds").replace("+00:00", "Z") in record_line
+
+    # The usual combined log is written too.
+    combined = _read_log_lines(apache.combined_log, len(checks))
+    assert len(combined) == len(checks) and '"GET /cafe HTTP/1.1" 200' in combined[0]
