@@ -1,10 +1,17 @@
 """A local AWS emulator: moto server on 127.0.0.1, in the background.
 
 `cafepipe emulator start` runs `python -m cafepipe.emulator serve`, which is moto's own server
-plus one small extension (`add_logs_query_definitions`): moto 5.2 has no CloudWatch Logs
-query definitions (PutQueryDefinition answers HTTP 500), and the stack saves its Logs Insights
-queries as `aws_cloudwatch_query_definition` resources. With the extension the stack is the
-same on the emulator as on AWS; nothing is switched off.
+plus two small extensions, so the stack is the same on the emulator as on AWS (nothing is
+switched off):
+
+- `add_logs_query_definitions`: moto 5.2 has no CloudWatch Logs query definitions
+  (PutQueryDefinition answers HTTP 500), and the stack saves its Logs Insights queries as
+  `aws_cloudwatch_query_definition` resources.
+- `evaluate_bucket_policy_conditions`: moto ignores every bucket-policy condition but
+  StringEquals, and then applies the statement anyway, so the stack's TLS-only policy (deny
+  when `aws:SecureTransport` is false) would deny every request. The extension evaluates
+  `Bool`/`StringEquals` conditions on `aws:SecureTransport`, and counts requests to the
+  emulator as TLS: it stands in for AWS's HTTPS endpoints.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -200,10 +208,57 @@ def add_logs_query_definitions() -> None:
     LogsResponse.delete_query_definition = delete_query_definition  # type: ignore[attr-defined]
 
 
+# The request context the emulator evaluates bucket-policy conditions against.
+EMULATOR_REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+
+def _condition_holds(condition: Mapping[str, Any] | None) -> bool:
+    """Whether a policy statement's Condition holds for a request to the emulator.
+
+    Keys the emulator knows nothing about are treated as holding (moto's own behaviour).
+    """
+    for operator, tests in (condition or {}).items():
+        base = operator.removesuffix("IfExists")
+        for key, expected in tests.items():
+            actual = EMULATOR_REQUEST_CONTEXT.get(key.lower())
+            if actual is None or base not in ("Bool", "StringEquals", "StringEqualsIgnoreCase"):
+                continue
+            values = expected if isinstance(expected, list) else [expected]
+            if actual.lower() not in [str(value).lower() for value in values]:
+                return False
+    return True
+
+
+def evaluate_bucket_policy_conditions() -> None:
+    """Make moto apply a bucket-policy statement only when its conditions hold."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy["Statement"]
+        statements = statements if isinstance(statements, list) else [statements]
+        applicable = [
+            {k: v for k, v in statement.items() if k != "Condition"}
+            for statement in statements
+            if _condition_holds(statement.get("Condition"))
+        ]
+        if not applicable:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**policy, "Statement": applicable})).is_action_permitted(
+            action, resource
+        )
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
 def serve(port: int) -> None:
-    """Run moto server with the extension in this process (blocks)."""
+    """Run moto server with the extensions in this process (blocks)."""
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     add_logs_query_definitions()
+    evaluate_bucket_policy_conditions()
     from moto.server import main as moto_main
 
     moto_main(["-H", HOST, "-p", str(port)])

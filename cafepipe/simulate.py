@@ -1,0 +1,580 @@
+"""`simulate-logs`: a big simulated access log replaces the instance's, and every event arrives.
+
+1. generate the log and its ground truth into `.cafepipe/<stack>/simulated/`;
+2. upload it (gzip) to the stack's bucket under `simulated-logs/` (multipart, progress bar);
+3. wait until the instance is an online SSM managed instance;
+4. send one AWS-RunShellScript command (templates/ssm/simulate_logs.sh.j2): stop the agent,
+   fetch, back up, swap, clear the agent's saved offset, start the agent, check it runs;
+5. wait for the command;
+6. count the events that arrived in the instance's stream until they equal the lines.
+
+What a re-run means: the instance's stream ends up holding the new simulated log, exactly as
+after the first run. So the stream (apache/access/<instance id>) is deleted before the swap
+(the exercise deletes and re-creates it too); the first simulated log is kept on the instance
+as `access_log.before-cafepipe`, the previous simulated log as `access_log.previous-simulation`.
+The same seed and size give the same object key (the object is overwritten); its content
+changes only because the simulated time window ends "now".
+
+On the emulator no instance runs anything: moto records the SSM command (checked here for its
+content) and executes nothing, and has no DescribeInstanceInformation. There the events are
+delivered with `ship` into the same stream the agent would write, so insights and the
+dashboard see exactly what a real agent would have delivered.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shlex
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3.exceptions
+import botocore.exceptions
+from rich.console import Console
+
+from cafepipe import config as cfg
+from cafepipe import ship, ssm
+from cafepipe.aws import AwsClients, describe_client_error
+from cafepipe.config import StackConfig
+from cafepipe.errors import AwsError, CafepipeError, UsageError
+from cafepipe.render import render_template
+
+SCRIPT_TEMPLATE = "ssm/simulate_logs.sh.j2"
+# `.cafepipe/<stack>/simulated/` holds only the log and its truth (insights picks the log
+# there); what one run made besides lives in its `last-run/` folder.
+SIMULATED_DIR = "simulated"
+LOG_FILE = "access_log"  # plain JSON lines: exactly what the instance gets
+TRUTH_FILE = "truth.json"
+LAST_RUN_DIR = "last-run"
+UPLOAD_FILE = "access_log.json.gz"  # what was uploaded (gzip: a few % of the plain size)
+RUN_FILE = "run.json"
+DEFAULT_LINES = 50_000
+MAX_LINES = 20_000_000
+CLOCK_SKEW_MARGIN_MS = 5 * 60 * 1000
+# CloudWatch refuses events older than 14 days (or the retention) when they arrive: keep half
+# a day for the upload and the agent to deliver the oldest line.
+DELIVERY_MARGIN_DAYS = 0.5
+MAX_DAYS = ship.MAX_AGE_DAYS - DELIVERY_MARGIN_DAYS
+PROGRESS_MIN_LINES = 500_000
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class SimulateOptions:
+    """What to generate: a number of lines or of days (not both), a seed and a profile."""
+
+    lines: int | None = None
+    days: float | None = None
+    seed: int = 1
+    profile: str = "lab"
+
+    @property
+    def label(self) -> str:
+        size = f"{self.lines}lines" if self.lines is not None else f"{self.days:g}days"
+        return f"seed{self.seed}-{size}-{self.profile}"
+
+
+# Writes the log (plain JSON lines) at the path and returns its ground truth (DESIGN.md schema).
+LogGenerator = Callable[[Path, SimulateOptions], Mapping[str, Any]]
+
+
+def validate_options(options: SimulateOptions, retention_days: int) -> SimulateOptions:
+    """Check the flags before anything is created; fill in the default size."""
+    if options.lines is not None and options.days is not None:
+        raise UsageError("give --lines or --days, not both")
+    if options.lines is None and options.days is None:
+        options = SimulateOptions(DEFAULT_LINES, None, options.seed, options.profile)
+    if options.lines is not None and not 1 <= options.lines <= MAX_LINES:
+        raise UsageError(f"--lines must be between 1 and {MAX_LINES:,}, not {options.lines}")
+    if options.days is not None:
+        oldest = min(ship.MAX_AGE_DAYS, retention_days) - DELIVERY_MARGIN_DAYS
+        if not 0 < options.days <= oldest:
+            raise UsageError(
+                f"--days must be more than 0 and at most {oldest:g}, not {options.days:g}",
+                "CloudWatch Logs refuses events older than 14 days or than the log group's "
+                f"retention ({retention_days} days) when they arrive; half a day is kept for "
+                "the delivery",
+            )
+    from cafepipe.generate import PROFILES
+
+    if options.profile not in PROFILES:
+        raise UsageError(
+            f"unknown profile {options.profile!r}", f"choose one of: {', '.join(PROFILES)}"
+        )
+    return options
+
+
+def simulated_dir(config: StackConfig) -> Path:
+    """Where the simulated log, its ground truth and the last run's summary are kept."""
+    return config.stack_dir / SIMULATED_DIR
+
+
+def object_key(options: SimulateOptions) -> str:
+    """The bucket key: the same options give the same key, so re-runs overwrite one object."""
+    return f"{cfg.SIMULATED_LOG_PREFIX}access_log-{options.label}.json.gz"
+
+
+def agent_state_file_name(file_path: str) -> str:
+    """The agent's saved-offset file for a log file (its escapeFilePath: / space : → _)."""
+    return file_path.replace("/", "_").replace(" ", "_").replace(":", "_")
+
+
+def render_simulate_script(
+    *, source_url: str, region: str, expected_lines: int, root: str = ""
+) -> str:
+    """The instance script; `root` prefixes every instance path (tests run it in a sandbox)."""
+    quote = shlex.quote
+    return render_template(
+        SCRIPT_TEMPLATE,
+        root=quote(root),
+        access_log_path=quote(cfg.ACCESS_LOG_PATH),
+        agent_ctl=quote(cfg.AGENT_CTL),
+        agent_config_path=quote(cfg.AGENT_CONFIG_PATH),
+        agent_state_dir=quote(cfg.AGENT_STATE_DIR),
+        state_file_name=quote(agent_state_file_name(cfg.ACCESS_LOG_PATH)),
+        source_url=quote(source_url),
+        region=quote(region),
+        expected_lines=int(expected_lines),
+    )
+
+
+@dataclass(frozen=True)
+class SimulatedLog:
+    """A generated log on this machine, ready to upload."""
+
+    path: Path
+    upload_path: Path
+    truth_path: Path
+    truth: Mapping[str, Any]
+    lines: int  # newline characters, as `wc -l` on the instance counts them
+    events: int  # non-empty lines: one CloudWatch event each
+    first_ms: int
+    last_ms: int
+
+
+def gzip_deterministic(source: Path, target: Path) -> None:
+    """gzip with no name and no mtime in the header: same input, same bytes."""
+    with (
+        source.open("rb") as plain,
+        target.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as packed,
+    ):
+        shutil.copyfileobj(plain, packed, 1 << 20)
+
+
+def count_newlines(path: Path) -> int:
+    """What `wc -l` says of a file."""
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def prepare_log(
+    config: StackConfig, options: SimulateOptions, generate: LogGenerator
+) -> SimulatedLog:
+    """Generate the log and its ground truth next to the stack state, and gzip it."""
+    directory = simulated_dir(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / LOG_FILE
+    truth = dict(generate(log_path, options))
+    truth_path = directory / TRUTH_FILE
+    truth_path.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
+    events, first_ms, last_ms = 0, None, None
+    for chunk in ship.iter_log_chunks(log_path):  # bounded memory, however many lines
+        events += chunk.lines_read - chunk.empty_lines
+        if chunk.timestamps:
+            low, high = min(chunk.timestamps), max(chunk.timestamps)
+            first_ms = low if first_ms is None else min(first_ms, low)
+            last_ms = high if last_ms is None else max(last_ms, high)
+    if first_ms is None or last_ms is None:
+        raise CafepipeError(f"the generated log {log_path} has no events")
+    (directory / LAST_RUN_DIR).mkdir(exist_ok=True)
+    upload_path = directory / LAST_RUN_DIR / UPLOAD_FILE
+    gzip_deterministic(log_path, upload_path)
+    return SimulatedLog(
+        path=log_path,
+        upload_path=upload_path,
+        truth_path=truth_path,
+        truth=truth,
+        lines=count_newlines(log_path),
+        events=events,
+        first_ms=first_ms,
+        last_ms=last_ms,
+    )
+
+
+def upload_log(s3: Any, path: Path, bucket: str, key: str, console: Console | None = None) -> None:
+    """Upload with boto3's managed transfer (multipart above 8 MB), with a progress bar."""
+    try:
+        if console is None:
+            s3.upload_file(str(path), bucket, key)
+            return
+        with ship.progress_bar(
+            console, f"uploading s3://{bucket}/{key}", path.stat().st_size
+        ) as advance:
+            s3.upload_file(str(path), bucket, key, Callback=advance)
+    except (
+        botocore.exceptions.ClientError,
+        botocore.exceptions.BotoCoreError,
+        boto3.exceptions.S3UploadFailedError,
+    ) as exc:
+        hint = "check that the stack is up (cafepipe status) and the credentials may write to it"
+        if "403" in str(exc) or "AccessDenied" in str(exc):
+            hint = (
+                "access denied: the credentials (or the bucket's policy) do not allow "
+                f"s3:PutObject on {bucket}/{cfg.SIMULATED_LOG_PREFIX}*"
+            )
+        raise AwsError(
+            f"upload to s3://{bucket}/{key} failed: {describe_client_error(exc)}", hint
+        ) from exc
+
+
+def reset_stream(logs: Any, log_group: str, log_stream: str) -> bool:
+    """Delete the stream so it will hold only the new log; False when there was none."""
+    try:
+        logs.delete_log_stream(logGroupName=log_group, logStreamName=log_stream)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise AwsError(
+            f"cannot clear the log stream {log_group}/{log_stream}: {describe_client_error(exc)}",
+            "the credentials need logs:DeleteLogStream",
+        ) from exc
+    return True
+
+
+def count_events_insights(
+    logs: Any,
+    log_group: str,
+    log_stream: str,
+    *,
+    ingested_since_ms: int,
+    first_ms: int,
+    last_ms: int,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    timeout: float = 300.0,
+) -> int:
+    """Events of the swapped log in the stream, by one Logs Insights query (cheap at scale).
+
+    Only events ingested since the swap and timed inside the simulated window count, so live
+    requests that reach the site after the swap are not mistaken for simulated ones.
+    """
+    query = (
+        f'filter @logStream = "{log_stream}" and @ingestionTime >= {ingested_since_ms} '
+        "| stats count(*) as events"
+    )
+    query_id = logs.start_query(
+        logGroupName=log_group,
+        startTime=first_ms // 1000,
+        endTime=last_ms // 1000 + 1,
+        queryString=query,
+    )["queryId"]
+    deadline = clock() + timeout
+    while True:
+        response = logs.get_query_results(queryId=query_id)
+        status = response.get("status")
+        if status == "Complete":
+            for row in response.get("results", []):
+                for cell in row:
+                    if cell.get("field") == "events":
+                        return int(cell.get("value", 0))
+            return 0
+        if status in ("Failed", "Cancelled", "Timeout") or clock() >= deadline:
+            raise AwsError(f"the Logs Insights count query ended {status}")
+        sleep(1.0)
+
+
+@dataclass
+class SimulateResult:
+    """What simulate-logs did (stable keys for --json)."""
+
+    emulated: bool
+    instance_id: str
+    log_group: str
+    log_stream: str
+    bucket: str
+    key: str
+    local_log: str
+    truth_file: str
+    lines: int
+    events_expected: int
+    events_arrived: int
+    command_id: str
+    command_status: str
+    stream_reset: bool
+    instance_output: str = ""
+    shipped: dict[str, Any] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return self.events_arrived == self.events_expected
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["verified"] = self.verified
+        data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
+        return data
+
+
+def _check_recorded_command(ssm_client: Any, command_id: str, instance_id: str, script: str) -> str:
+    """On the emulator: the command SSM recorded is the one we meant to send."""
+    commands = ssm_client.list_commands(CommandId=command_id).get("Commands", [])
+    if len(commands) != 1:
+        raise AwsError(f"the emulator did not record SSM command {command_id}")
+    command = commands[0]
+    recorded = (command.get("Parameters") or {}).get("commands") or [""]
+    problems = []
+    if command.get("DocumentName") != ssm.SHELL_DOCUMENT:
+        problems.append(f"document {command.get('DocumentName')!r}")
+    if instance_id not in command.get("InstanceIds", []):
+        problems.append(f"instances {command.get('InstanceIds')}")
+    if recorded[0] != script:
+        problems.append("a different script")
+    if problems:
+        raise AwsError(f"SSM recorded command {command_id} with " + ", ".join(problems))
+    invocation = ssm_client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+    return str(invocation.get("Status", ""))
+
+
+def _check_instance_exists(ec2: Any, instance_id: str) -> None:
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except botocore.exceptions.ClientError as exc:
+        raise AwsError(
+            f"instance {instance_id} not found: {describe_client_error(exc)}",
+            "is the stack up? cafepipe status",
+        ) from exc
+    states = [i["State"]["Name"] for r in reservations for i in r.get("Instances", [])]
+    if states != ["running"]:
+        raise AwsError(
+            f"instance {instance_id} is {states[0] if states else 'missing'}, not running",
+            "start it, or re-create the stack with cafepipe up",
+        )
+
+
+def _say(console: Console | None, text: str) -> None:
+    if console is not None:
+        console.print(text)
+
+
+def simulate_logs(
+    config: StackConfig,
+    outputs: Mapping[str, Any],
+    clients: AwsClients,
+    options: SimulateOptions,
+    generate: LogGenerator,
+    *,
+    console: Console | None = None,
+    online_timeout: float = 600.0,
+    command_timeout: float = 1800.0,
+    verify_timeout: float = 900.0,
+    poll_interval: float = 10.0,
+    verify_interval: float = 20.0,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> SimulateResult:
+    """Generate, upload, swap over SSM (or ship, on the emulator), and verify every event."""
+    options = validate_options(options, config.log_retention_days)
+    instance_id = str(outputs["instance_id"])
+    bucket = str(outputs["bucket_name"])
+    log_group = str(outputs["access_log_group"])
+    key = object_key(options)
+    seconds: dict[str, float] = {}
+    logs, ssm_client = clients.client("logs"), clients.client("ssm")
+
+    started = time.perf_counter()
+    local = prepare_log(config, options, generate)
+    seconds["generate"] = time.perf_counter() - started
+    _say(console, f"generated {local.events:,} lines → {local.path}")
+
+    started = time.perf_counter()
+    upload_log(clients.client("s3"), local.upload_path, bucket, key, console)
+    seconds["upload"] = time.perf_counter() - started
+
+    source_url = f"s3://{bucket}/{key}"
+    script = render_simulate_script(
+        source_url=source_url, region=config.region, expected_lines=local.lines
+    )
+    started = time.perf_counter()
+    if config.emulated:
+        _check_instance_exists(clients.client("ec2"), instance_id)
+    else:
+        _say(console, f"waiting for {instance_id} to be online in Systems Manager…")
+        ssm.wait_for_managed_instance(
+            ssm_client,
+            instance_id,
+            timeout=online_timeout,
+            poll_interval=poll_interval,
+            sleep=sleep,
+            clock=clock,
+        )
+    seconds["wait_online"] = time.perf_counter() - started
+
+    stream_reset = reset_stream(logs, log_group, instance_id)
+    # The stream was just emptied, so a wide margin only guards against clock skew.
+    ingested_since_ms = int(time.time() * 1000) - CLOCK_SKEW_MARGIN_MS
+    command_id = ssm.send_shell_script(
+        ssm_client, instance_id, script, comment=f"cafepipe simulate-logs {options.label}"
+    )
+    started = time.perf_counter()
+    shipped: dict[str, Any] | None = None
+    instance_output = ""
+    if config.emulated:
+        command_status = _check_recorded_command(ssm_client, command_id, instance_id, script)
+        _say(
+            console,
+            "[yellow]emulator:[/yellow] no instance runs the script (moto records SSM commands "
+            f"and executes nothing); shipping the log into {log_group}/{instance_id} instead",
+        )
+        result = ship.ship_file(
+            logs, local.path, log_group, instance_id, console=console, sleep=sleep
+        )
+        shipped = result.to_json()
+        arrived = ship.count_stream_events(logs, log_group, instance_id)
+    else:
+        with _status(console, "running the swap script on the instance…") as update:
+            invocation = ssm.wait_for_command(
+                ssm_client,
+                command_id,
+                instance_id,
+                timeout=command_timeout,
+                sleep=sleep,
+                clock=clock,
+                on_status=update,
+            )
+        command_status, instance_output = invocation.status, invocation.stdout
+        _say(console, instance_output.rstrip())
+        arrived = _wait_for_events(
+            logs,
+            log_group,
+            instance_id,
+            local,
+            ingested_since_ms,
+            timeout=verify_timeout,
+            poll_interval=verify_interval,
+            sleep=sleep,
+            clock=clock,
+            console=console,
+        )
+    seconds["deliver"] = time.perf_counter() - started
+
+    outcome = SimulateResult(
+        emulated=config.emulated,
+        instance_id=instance_id,
+        log_group=log_group,
+        log_stream=instance_id,
+        bucket=bucket,
+        key=key,
+        local_log=str(local.path),
+        truth_file=str(local.truth_path),
+        lines=local.lines,
+        events_expected=local.events,
+        events_arrived=arrived,
+        command_id=command_id,
+        command_status=command_status,
+        stream_reset=stream_reset,
+        instance_output=instance_output,
+        shipped=shipped,
+        seconds=seconds,
+    )
+    (simulated_dir(config) / LAST_RUN_DIR / RUN_FILE).write_text(
+        json.dumps(outcome.to_json(), indent=2, sort_keys=True) + "\n"
+    )
+    if arrived > local.events:
+        raise CafepipeError(
+            f"{arrived:,} events arrived in {log_group}/{instance_id} for {local.events:,} "
+            "lines: the agent read part of the file twice",
+            "re-run (it is safe): the stream is cleared and the file read once from the start",
+        )
+    if not outcome.verified:
+        raise CafepipeError(
+            f"only {arrived:,} of {local.events:,} events arrived in {log_group}/{instance_id} "
+            f"within {verify_timeout:.0f} s",
+            "check on the instance: the agent log "
+            "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log, that the "
+            f"agent config collects {cfg.ACCESS_LOG_PATH}, that the role may logs:PutLogEvents; "
+            "then re-run (it is safe)",
+        )
+    return outcome
+
+
+def _wait_for_events(
+    logs: Any,
+    log_group: str,
+    log_stream: str,
+    local: SimulatedLog,
+    since_ms: int,
+    *,
+    timeout: float,
+    poll_interval: float,
+    sleep: Sleep,
+    clock: Clock,
+    console: Console | None,
+) -> int:
+    """Poll until the stream holds every event of the log (or the timeout); return the count."""
+    deadline = clock() + timeout
+    arrived = 0
+    with _status(console, "waiting for the events to arrive…") as update:
+        while True:
+            arrived = count_events_insights(
+                logs,
+                log_group,
+                log_stream,
+                ingested_since_ms=since_ms,
+                first_ms=local.first_ms,
+                last_ms=local.last_ms,
+                sleep=sleep,
+                clock=clock,
+            )
+            update(f"{arrived:,} of {local.events:,} events arrived")
+            if arrived >= local.events or clock() >= deadline:
+                return arrived
+            sleep(poll_interval)
+
+
+@contextmanager
+def _status(console: Console | None, text: str) -> Iterator[Callable[[str], None]]:
+    """A rich status line on `console` (nothing without one); yields update(detail)."""
+    if console is None:
+        yield lambda _detail: None
+        return
+    with console.status(text) as status:
+        yield lambda detail: status.update(f"{text} {detail}")
+
+
+def default_generator(console: Console | None = None) -> LogGenerator:
+    """The café log generator (`cafepipe.generate`) behind the LogGenerator interface."""
+    from cafepipe import generate
+
+    def run(path: Path, options: SimulateOptions) -> Mapping[str, Any]:
+        end = datetime.now(timezone.utc)
+        if options.days is not None:
+            built = generate.build_options(
+                profile=options.profile, days=options.days, end=end, seed=options.seed
+            )
+        else:
+            # A window CloudWatch still accepts when the agent delivers the oldest line.
+            days = min(generate.PROFILES[options.profile].days, MAX_DAYS)
+            built = generate.build_options(
+                profile=options.profile,
+                lines=options.lines,
+                start=end - timedelta(days=days),
+                end=end,
+                seed=options.seed,
+            )
+        if console is None or built.lines < PROGRESS_MIN_LINES:
+            return generate.generate_log(built, path)
+        with ship.progress_bar(console, "generating", built.lines) as advance:
+            return generate.generate_log(built, path, advance)
+
+    return run

@@ -1,0 +1,53 @@
+"""End to end on the emulator: `up` → `simulate-logs --lines 50000` → exactly 50,000 events in
+the instance's stream and the file in the bucket → `destroy`."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cafepipe import ship
+from cafepipe.aws import AwsClients
+from cafepipe.cli import cli
+from cafepipe.emulator import EmulatorInfo
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
+
+STACK = "simtest"
+LINES = 50_000
+
+
+def run_cli(args: list[str]) -> Any:
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return json.loads(result.stdout) if "--json" in args else result.stdout
+
+
+def test_up_simulate_logs_destroy(tmp_path: Path, emulator: EmulatorInfo) -> None:
+    base = ["--stack", STACK, "--state-dir", str(tmp_path), "--endpoint-url", emulator.url]
+    outputs = run_cli([*base, "up", "--yes", "--json"])
+    try:
+        # The stack's TLS-only bucket policy stays in place: the emulator counts its own
+        # requests as TLS (cafepipe.emulator.evaluate_bucket_policy_conditions).
+        result = run_cli([*base, "simulate-logs", "--lines", str(LINES), "--yes", "--json"])
+        clients = AwsClients("us-east-1", emulator.url)
+        logs = clients.client("logs")
+        group, instance = outputs["access_log_group"], outputs["instance_id"]
+        assert result["log_stream"] == instance and result["log_group"] == group
+        assert result["events_arrived"] == LINES and result["verified"] is True
+        assert ship.count_stream_events(logs, group, instance) == LINES
+
+        body = clients.client("s3").get_object(Bucket=outputs["bucket_name"], Key=result["key"])
+        uploaded = gzip.decompress(body["Body"].read())
+        assert uploaded.count(b"\n") == LINES
+        local = Path(result["local_log"])
+        assert uploaded == local.read_bytes()
+        truth = json.loads(Path(result["truth_file"]).read_text())
+        assert truth["requests"] + truth.get("invalid_lines", 0) == LINES
+    finally:
+        run_cli([*base, "destroy", "--yes"])

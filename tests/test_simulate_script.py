@@ -1,0 +1,234 @@
+"""The instance script, run for real: a sandbox stands in for `/`, the AWS CLI fetches from
+the emulator, and a recording stand-in plays amazon-cloudwatch-agent-ctl."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from cafepipe import config as cfg
+from cafepipe.emulator import EmulatorInfo
+from cafepipe.simulate import agent_state_file_name, render_simulate_script
+
+VENV_BIN = Path(sys.executable).parent
+STATE_NAME = "_var_log_www_access_access_log"
+
+CTL_STAND_IN = f"""#!/usr/bin/env bash
+# Records each call, and at fetch-config what the agent would find on disk.
+root="$(cd "$(dirname "$0")/../../../.." && pwd)"
+echo "$*" >> "$root/ctl-calls"
+if [[ "$*" == *fetch-config* ]]; then
+  if [[ -e "$root/opt/aws/amazon-cloudwatch-agent/logs/state/{STATE_NAME}" ]]; then
+    echo "state-present" >> "$root/ctl-calls"
+  else
+    echo "state-absent" >> "$root/ctl-calls"
+  fi
+  echo "log-lines $(wc -l < "$root/var/log/www/access/access_log")" >> "$root/ctl-calls"
+fi
+if [[ "$*" == *"-a status"* ]]; then
+  echo '{{"status": "running", "starttime": "2026-11-27T05:00:00+00:00", "version": "1.3"}}'
+fi
+"""
+
+
+def test_state_file_name_matches_the_agents_escaping() -> None:
+    assert agent_state_file_name(cfg.ACCESS_LOG_PATH) == STATE_NAME
+    assert agent_state_file_name("/a b/c:d") == "_a_b_c_d"
+
+
+def make_sandbox(root: Path, old_lines: int = 3, with_state: bool = True) -> None:
+    log = root / cfg.ACCESS_LOG_PATH.lstrip("/")
+    log.parent.mkdir(parents=True)
+    log.write_text("".join(f'{{"time":"old {i}"}}\n' for i in range(old_lines)))
+    log.chmod(0o640)
+    ctl = root / cfg.AGENT_CTL.lstrip("/")
+    ctl.parent.mkdir(parents=True)
+    ctl.write_text(CTL_STAND_IN)
+    ctl.chmod(0o755)
+    agent_config = root / cfg.AGENT_CONFIG_PATH.lstrip("/")
+    agent_config.parent.mkdir(parents=True)
+    agent_config.write_text("{}")
+    state_dir = root / cfg.AGENT_STATE_DIR.lstrip("/")
+    state_dir.mkdir(parents=True)
+    if with_state:
+        (state_dir / STATE_NAME).write_text("1048576\n/var/log/www/access/access_log\n")
+    (state_dir / "_var_log_httpd_error_log").write_text("77\n")
+
+
+def upload_lines(endpoint: str, bucket: str, key: str, lines: list[str]) -> None:
+    s3 = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress("".join(lines).encode()))
+
+
+def run_script(script: str, root: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
+    path = root.parent / f"simulate-{uuid.uuid4().hex[:6]}.sh"
+    path.write_text(script)
+    env = {
+        "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(root.parent),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(root.parent / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(root.parent / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    return subprocess.run(
+        ["bash", str(path)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def new_lines(count: int) -> list[str]:
+    return [f'{{"time":"2026-11-27T04:00:{i % 60:02d}.000Z","n":{i}}}\n' for i in range(count)]
+
+
+@pytest.mark.integration
+def test_script_swaps_the_log_clears_the_offset_and_restarts_the_agent(
+    tmp_path: Path, emulator: EmulatorInfo
+) -> None:
+    root = tmp_path / "root"
+    make_sandbox(root)
+    bucket, key = f"b-{uuid.uuid4().hex[:10]}", "simulated-logs/access_log-x.json.gz"
+    lines = new_lines(500)
+    upload_lines(emulator.url, bucket, key, lines)
+    script = render_simulate_script(
+        source_url=f"s3://{bucket}/{key}", region="us-east-1", expected_lines=500, root=str(root)
+    )
+
+    done = run_script(script, root, emulator.url)
+    assert done.returncode == 0, done.stderr + done.stdout
+
+    log = root / cfg.ACCESS_LOG_PATH.lstrip("/")
+    assert log.read_text() == "".join(lines)
+    assert stat.S_IMODE(log.stat().st_mode) == 0o640  # the mode of the log it replaced
+    backup = log.with_name("access_log.before-cafepipe")
+    assert backup.read_text().startswith('{"time":"old 0"}')
+    state_dir = root / cfg.AGENT_STATE_DIR.lstrip("/")
+    assert not (state_dir / STATE_NAME).exists()
+    assert (state_dir / "_var_log_httpd_error_log").exists()  # other files keep their offsets
+    calls = (root / "ctl-calls").read_text().splitlines()
+    config_path = root / cfg.AGENT_CONFIG_PATH.lstrip("/")
+    assert calls == [
+        "-a stop",
+        f"-a fetch-config -m ec2 -s -c file:{config_path}",
+        "state-absent",
+        "log-lines 500",
+        "-a status",
+    ]
+    assert "500 lines" in done.stdout and "cleared: yes" in done.stdout
+    assert not list(log.parent.glob(".cafepipe-simulate.*"))  # work dir removed
+
+    # A re-run keeps the original log and replaces only the previous simulation's copy.
+    lines2 = new_lines(200)
+    upload_lines(emulator.url, bucket + "x", key, lines2)
+    script2 = render_simulate_script(
+        source_url=f"s3://{bucket}x/{key}", region="us-east-1", expected_lines=200, root=str(root)
+    )
+    again = run_script(script2, root, emulator.url)
+    assert again.returncode == 0, again.stderr
+    assert log.read_text() == "".join(lines2)
+    assert backup.read_text().startswith('{"time":"old 0"}')
+    assert log.with_name("access_log.previous-simulation").read_text() == "".join(lines)
+    assert "cleared: no" in again.stdout
+
+
+@pytest.mark.integration
+def test_script_changes_nothing_when_the_object_is_not_what_was_expected(
+    tmp_path: Path, emulator: EmulatorInfo
+) -> None:
+    root = tmp_path / "root"
+    make_sandbox(root)
+    bucket, key = f"b-{uuid.uuid4().hex[:10]}", "simulated-logs/a.json.gz"
+    upload_lines(emulator.url, bucket, key, new_lines(10))
+    script = render_simulate_script(
+        source_url=f"s3://{bucket}/{key}", region="us-east-1", expected_lines=11, root=str(root)
+    )
+    done = run_script(script, root, emulator.url)
+    assert done.returncode == 3
+    assert "has 10 lines, expected 11; nothing was changed" in done.stderr
+    assert not (root / "ctl-calls").exists()
+    log = root / cfg.ACCESS_LOG_PATH.lstrip("/")
+    assert log.read_text().startswith('{"time":"old 0"}')
+    assert (root / cfg.AGENT_STATE_DIR.lstrip("/") / STATE_NAME).exists()
+
+
+@pytest.mark.integration
+def test_script_never_leaves_the_agent_stopped(tmp_path: Path, emulator: EmulatorInfo) -> None:
+    root = tmp_path / "root"
+    make_sandbox(root)
+    ctl = root / cfg.AGENT_CTL.lstrip("/")
+    # This agent refuses its config: the script fails after it stopped the agent.
+    ctl.write_text(CTL_STAND_IN + 'if [[ "$*" == *fetch-config* ]]; then exit 1; fi\n')
+    bucket, key = f"b-{uuid.uuid4().hex[:10]}", "simulated-logs/a.json.gz"
+    upload_lines(emulator.url, bucket, key, new_lines(10))
+    script = render_simulate_script(
+        source_url=f"s3://{bucket}/{key}", region="us-east-1", expected_lines=10, root=str(root)
+    )
+    done = run_script(script, root, emulator.url)
+    assert done.returncode == 1
+    assert "restarting the CloudWatch agent after the failure" in done.stderr
+    calls = [c for c in (root / "ctl-calls").read_text().splitlines() if c.startswith("-a")]
+    assert calls[0] == "-a stop"
+    assert calls[1].startswith("-a fetch-config")
+    assert calls[2:] == ["-a start"]
+
+
+@pytest.mark.integration
+def test_script_fails_when_the_object_is_missing(tmp_path: Path, emulator: EmulatorInfo) -> None:
+    root = tmp_path / "root"
+    make_sandbox(root)
+    bucket = f"b-{uuid.uuid4().hex[:10]}"
+    upload_lines(emulator.url, bucket, "other", new_lines(1))
+    script = render_simulate_script(
+        source_url=f"s3://{bucket}/missing.json.gz",
+        region="us-east-1",
+        expected_lines=1,
+        root=str(root),
+    )
+    done = run_script(script, root, emulator.url)
+    assert done.returncode != 0
+    assert not (root / "ctl-calls").exists()
+
+
+def test_rendered_script_passes_shellcheck(tmp_path: Path) -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (Debian package shellcheck; make system-deps)")
+    script = render_simulate_script(
+        source_url="s3://cafepipe-cafe-0123456789/simulated-logs/access_log-seed1.json.gz",
+        region="us-east-1",
+        expected_lines=50_000,
+    )
+    path = tmp_path / "simulate_logs.sh"
+    path.write_text(script)
+    done = subprocess.run(
+        [shellcheck, "--severity=style", str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_rendered_values_are_shell_quoted() -> None:
+    script = render_simulate_script(
+        source_url="s3://b/k$(reboot)", region="us-east-1", expected_lines=1, root="/tmp/a b"
+    )
+    assert "source_url='s3://b/k$(reboot)'" in script
+    assert "root='/tmp/a b'" in script
+    assert json.dumps(script)  # plain text, renders whole
+    assert os.linesep in script
