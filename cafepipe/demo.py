@@ -13,7 +13,9 @@ from rich.table import Table
 
 from cafepipe.config import STATE_ROOT, StackConfig, load_config
 from cafepipe.emulator import start_emulator, stop_emulator
+from cafepipe.errors import CafepipeError
 from cafepipe.progress import TerraformProgress
+from cafepipe.simulate import SimulateOptions, default_generator, simulate_logs
 from cafepipe.stack import apply_plan, destroy_stack, open_stack, plan_stack, stack_status
 
 
@@ -25,6 +27,7 @@ class DemoReport:
     created: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     leftovers: list[str] | None = None
+    simulated_log: str | None = None
 
 
 def _timed(report: DemoReport, name: str, step: Callable[[], str]) -> None:
@@ -34,9 +37,13 @@ def _timed(report: DemoReport, name: str, step: Callable[[], str]) -> None:
 
 
 def run_demo(
-    flags: Mapping[str, Any], config_file: str | None, console: Console, keep: bool = False
+    flags: Mapping[str, Any],
+    config_file: str | None,
+    console: Console,
+    keep: bool = False,
+    lines: int = 50_000,
 ) -> DemoReport:
-    """Start an emulator, then up → status → destroy against it; stop the emulator."""
+    """Start an emulator, then up → status → simulate-logs → destroy; stop the emulator."""
     demo_root = Path(flags.get("state_dir") or STATE_ROOT) / "demo"
     report = DemoReport()
     started = time.monotonic()
@@ -73,6 +80,26 @@ def run_demo(
             )
 
         _timed(report, "status", status)
+
+        console.rule(f"[bold]simulate-logs[/bold] — {lines:,} lines of café traffic")
+
+        def simulate() -> str:
+            result = simulate_logs(
+                config,
+                report.outputs,
+                stack.clients,
+                SimulateOptions(lines=lines),
+                default_generator(console),
+                console=console,
+            )
+            report.simulated_log = result.local_log
+            if not result.verified:
+                raise CafepipeError(
+                    f"only {result.events_arrived:,} of {result.events_expected:,} events arrived"
+                )
+            return f"{result.events_arrived:,} events in {result.log_group}, file in S3"
+
+        _timed(report, "simulate-logs", simulate)
 
         if not keep:
             console.rule("[bold]destroy[/bold]")
