@@ -59,6 +59,9 @@ LOGO_PATH = "/cafe/images/logo.svg"
 FAVICON_PATH = "/favicon.ico"
 ASSETS: tuple[str, ...] = (STYLESHEET_PATH, SCRIPT_PATH, LOGO_PATH, FAVICON_PATH)
 
+# Items whose pictures the home page shows (the menu page shows every item's picture).
+FEATURED_ITEM_IDS: tuple[str, ...] = ("latte", "croissant", "cheesecake")
+
 
 def item_image_path(item: MenuItem) -> str:
     return f"/cafe/images/{item.id}.svg"
@@ -75,7 +78,7 @@ def parse_order_query(query: str) -> list[tuple[str, int]]:
     for part in query.split("&"):
         if part.startswith("items="):
             lines = []
-            for entry in part[len("items="):].split(","):
+            for entry in part[len("items=") :].split(","):
                 item_id, _, qty = entry.partition(":")
                 if item_id in MENU_BY_ID and qty.isdigit():
                     lines.append((item_id, int(qty)))
