@@ -242,7 +242,7 @@ def site_context(config: StackConfig) -> dict[str, Any]:
         "categories": categories,
         "item_image_path": catalog.item_image_path,
         "order_query": catalog.order_query,
-        "featured": [catalog.MENU_BY_ID[i] for i in ("latte", "croissant", "cheesecake")],
+        "featured": [catalog.MENU_BY_ID[i] for i in catalog.FEATURED_ITEM_IDS],
     }
 
 
