@@ -434,9 +434,16 @@ def emulator_status_command(state: CliState, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--keep", is_flag=True, help="Leave the stack and the emulator running at the end.")
+@click.option(
+    "--lines",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Lines of simulated traffic to deliver.",
+)
 @pass_state
-def demo(state: CliState, keep: bool) -> None:
-    """The whole lifecycle offline: emulator → up → status → … → destroy, with timings.
+def demo(state: CliState, keep: bool, lines: int) -> None:
+    """The whole lifecycle offline: emulator → up → status → simulate-logs → destroy.
 
     Needs no AWS account: a local emulator, the real Terraform and the real AWS provider.
 
@@ -445,7 +452,7 @@ def demo(state: CliState, keep: bool) -> None:
       cafepipe demo
       make demo
     """
-    report = run_demo(state.flags, state.config_file, err_console, keep=keep)
+    report = run_demo(state.flags, state.config_file, err_console, keep=keep, lines=lines)
     print_demo_report(report, out_console)
 
 
@@ -489,7 +496,7 @@ def demo(state: CliState, keep: bool) -> None:
     type=click.Choice(["lab", "busy-month", "attack"]),
     default="lab",
     show_default=True,
-    help="Bundled defaults: lab (a small week), busy-month (14 busy days), attack (scanning).",
+    help="Bundled defaults: lab (a small week), busy-month (13 busy days), attack (scanning).",
 )
 @click.option(
     "--host",
@@ -554,7 +561,7 @@ def generate_logs(
         generator.check_writable(truth_path)
     if not quiet:
         for warning in generator.window_warnings(options):
-            err_console.print(f"[yellow]warning:[/yellow] {warning}")
+            err_console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     started = time.perf_counter()
     show_progress = not quiet and err_console.is_terminal and options.lines >= 200_000
     try:
@@ -584,7 +591,8 @@ def generate_logs(
         err_console.print(
             f"wrote {options.lines:,} {log_format} lines ({options.start:%Y-%m-%d %H:%M}Z → "
             f"{options.end:%Y-%m-%d %H:%M}Z, seed {seed}) to {out} in {seconds:.1f} s"
-            + (f"; truth in {truth_path}" if truth_path else "")
+            + (f"; truth in {truth_path}" if truth_path else ""),
+            soft_wrap=True,
         )
 
 
@@ -640,18 +648,16 @@ def ship_command(
       cafepipe ship old.json.gz --log-group apache/access --stream backfill-2026-11 --json
     """
     from cafepipe.aws import AwsClients
-    from cafepipe.ship import default_stream_name, progress_bar, read_log_events, ship_events
+    from cafepipe.errors import UsageError
+    from cafepipe.ship import ship_file
 
     config = state.config()
-    parsed = read_log_events(file)  # bad path: exit 2 before any cloud call
+    if not file.is_file():  # exit 2 before any cloud call
+        raise UsageError(f"{file}: no such file", "give the path of an access log to ship")
     clients = AwsClients.for_config(config)
     clients.check_credentials()
     group = log_group or config.access_log_group
-    stream_name = stream or default_stream_name(file)
-    with progress_bar(err_console, f"shipping to {group}", len(parsed.messages)) as advance:
-        result = ship_events(
-            clients.client("logs"), parsed, group, stream_name, on_progress=advance
-        )
+    result = ship_file(clients.client("logs"), file, group, stream, console=err_console)
     data = result.to_json()
     if as_json:
         emit_json(data)
@@ -672,8 +678,19 @@ def ship_command(
     type=click.FloatRange(min=0, min_open=True),
     help="Days of traffic to generate, ending now (at most 13.5: CloudWatch keeps 14).",
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same log.")
-@click.option("--profile", default="lab", show_default=True, help="Generator profile.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Generator seed: the same seed gives the same traffic (its times end now).",
+)
+@click.option(
+    "--profile",
+    default="lab",
+    show_default=True,
+    help="Generator profile: lab, busy-month, attack.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_state
@@ -695,6 +712,9 @@ def simulate_logs_command(
     is cleared first, so a re-run leaves exactly the new log in it. On the emulator, where
     no instance runs anything, the events are delivered with `ship` instead.
 
+    \b
+    JSON: {"events_expected", "events_arrived", "verified", "log_group", "log_stream",
+           "bucket", "key", "local_log", "truth_file", "command_id", "command_status", ...}
     \b
     Examples:
       cafepipe simulate-logs --yes                   # 50,000 lines

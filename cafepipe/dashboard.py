@@ -1,8 +1,12 @@
 """The CloudWatch dashboard of a stack, and the Logs Insights queries saved with it.
 
-The widgets are the exercise's questions (lab.md): who looks at the menu, who orders, and
-where they are. Each query is written once here; the dashboard's log widgets and the saved
-queries (`aws_cloudwatch_query_definition`) are both generated from it.
+Generated from the insights catalog (`cafepipe.insights.queries.INSIGHTS`): one markdown
+header per section (Traffic, Customers, Menu and orders, Where customers are, Noise and
+security, Operations) and one log widget per insight, drawn the way the catalog says (pie,
+bar, table, time series). The exercise's questions (lab.md) are among them: menu visitors
+and purchasers, and its four geo widgets (cities visiting the menu, cities ordering,
+regions visiting the site, regions ordering). The same queries are saved as query
+definitions, and `cafepipe insights --engine cloudwatch` runs them.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cafepipe.catalog import HOME_PATH, MENU_PATH, ORDER_PATH
 from cafepipe.config import StackConfig
+from cafepipe.insights.queries import SECTIONS, insights_in_section
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 units wide
 HEADER_HEIGHT = 2
@@ -37,63 +41,33 @@ class DashboardSection:
     queries: tuple[LogsQuery, ...]
 
 
-# The exercise counts visitors "by @timestamp"; a time-series widget needs a time bin.
-MENU_VISITORS = LogsQuery(
-    "menu-visitors",
-    "Menu visitors",
-    f'fields @timestamp, remoteIP | filter request = "{MENU_PATH}"'
-    " | stats count(remoteIP) as Visitors by bin(1h)",
-    "timeSeries",
-)
-PURCHASERS = LogsQuery(
-    "purchasers",
-    "Purchasers",
-    f'fields @timestamp, remoteIP | filter request = "{ORDER_PATH}"'
-    " | stats count(remoteIP) as Purchasers by bin(1h)",
-    "timeSeries",
-)
-CITIES_MENU = LogsQuery(
-    "cities-menu",
-    "Cities visiting the menu the most",
-    f'fields remoteIP, city | filter request = "{MENU_PATH}"'
-    " | stats count() as menupopular by city | sort menupopular desc | limit 10",
-    "pie",
-)
-CITIES_ORDERS = LogsQuery(
-    "cities-orders",
-    "Cities placing the most orders",
-    f'fields city | filter request = "{ORDER_PATH}"'
-    " | stats count() as orders by city | sort orders desc | limit 10",
-    "table",
-)
-REGIONS_VISITS = LogsQuery(
-    "regions-visits",
-    "Regions visiting the website the most",
-    f'fields region | filter request = "{HOME_PATH}"'
-    " | stats count() as visits by region | sort visits desc | limit 10",
-    "pie",
-)
-REGIONS_ORDERS = LogsQuery(
-    "regions-orders",
-    "Regions placing the most orders",
-    f'fields region | filter request = "{ORDER_PATH}"'
-    " | stats count() as orders by region | sort orders desc | limit 10",
-    "bar",
-)
+# CloudWatch log widgets draw table, timeSeries, bar or pie; a single number is a table.
+WIDGET_VIEWS = {"number": "table"}
+WIDGET_WIDTH = 8  # three widgets side by side
 
-LAB_SECTIONS: tuple[DashboardSection, ...] = (
-    DashboardSection("## Visitors and purchasers", (MENU_VISITORS, PURCHASERS)),
-    DashboardSection(
-        "## Where visitors and buyers are",
-        (CITIES_MENU, CITIES_ORDERS, REGIONS_VISITS, REGIONS_ORDERS),
-    ),
+
+def _section_queries(section: str) -> tuple[LogsQuery, ...]:
+    return tuple(
+        LogsQuery(
+            insight.id.replace("_", "-"),
+            insight.title,
+            insight.logs_insights,
+            WIDGET_VIEWS.get(insight.view, insight.view),
+            WIDGET_WIDTH,
+        )
+        for insight in insights_in_section(section)
+    )
+
+
+CATALOG_SECTIONS: tuple[DashboardSection, ...] = tuple(
+    DashboardSection(f"## {section}", _section_queries(section)) for section in SECTIONS
 )
 
 
 def dashboard_sections(config: StackConfig) -> tuple[DashboardSection, ...]:
     """The sections shown on the stack's dashboard, in order."""
     del config  # every stack shows the same questions; kept for later, per-stack choices
-    return LAB_SECTIONS
+    return CATALOG_SECTIONS
 
 
 def saved_queries(config: StackConfig) -> dict[str, str]:

@@ -352,9 +352,13 @@ def test_dashboard_has_section_headers_and_the_lab_queries(tmp_path: Path) -> No
     config = make_config(tmp_path, emulated=False, stack="shop", region="eu-west-1")
     widgets = dashboard_body(config)["widgets"]
     texts = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
-    assert texts[0].startswith("# ") and sum(t.startswith("## ") for t in texts) == 2
+    # Generated from the insights catalog: one header per section, one widget per insight.
+    from cafepipe.insights.queries import INSIGHTS, SECTIONS
+
+    assert texts[0].startswith("# ")
+    assert [t for t in texts if t.startswith("## ")] == [f"## {s}" for s in SECTIONS]
     logs = [w["properties"] for w in widgets if w["type"] == "log"]
-    assert len(logs) == 6
+    assert len(logs) == len(INSIGHTS)
     assert {p["view"] for p in logs} == {"timeSeries", "pie", "table", "bar"}
     assert all(p["query"].startswith("SOURCE 'shop/apache/access' | ") for p in logs)
     assert all(p["region"] == "eu-west-1" for p in logs)
@@ -362,8 +366,10 @@ def test_dashboard_has_section_headers_and_the_lab_queries(tmp_path: Path) -> No
     for fragment in (
         'filter request = "/cafe/menu.php"',
         'filter request = "/cafe/processOrder.php"',
-        "stats count() as menupopular by city",
-        "stats count() as visits by region",
+        "stats count(*) as menu_views by city",  # the lab's four geo widgets
+        "stats count(*) as orders by city",
+        "stats count(*) as visits by region",
+        "stats count(*) as orders by region",
     ):
         assert fragment in queries
     # No two widgets overlap, and all fit the 24-column grid.

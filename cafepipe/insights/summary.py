@@ -1,0 +1,81 @@
+"""Turn the catalog's rows (from either engine) into the insights JSON of DESIGN.md.
+
+The keys of DESIGN.md's schema keep their exact meaning (they are compared with the log
+generator's ground truth); the other insights are added under their catalog id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cafepipe.insights.queries import INSIGHTS, Insight
+
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+
+
+def _number(value: Any) -> Any:
+    # Engines hand back Decimals, floats with no fraction, or (CloudWatch) strings.
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, bool):
+        return int(value)
+    if value is None:
+        return 0
+    as_float = float(value)
+    return int(as_float) if as_float.is_integer() else round(as_float, 4)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return _number(value)
+
+
+def shape_rows(insight: Insight, rows: list[list[Any]]) -> Any:
+    """One insight's rows in its JSON shape (see `cafepipe.insights.queries`)."""
+    if insight.shape == "fields":
+        first = rows[0] if rows else [0] * len(insight.columns)
+        return {name: _number(value) for name, value in zip(insight.columns, first, strict=False)}
+    if insight.shape == "counts":
+        counts = dict.fromkeys(STATUS_CLASSES, 0) if insight.id == "status_classes" else {}
+        for key, count in rows:
+            counts[str(key)] = counts.get(str(key), 0) + _number(count)
+        return counts
+    if insight.shape in ("hours", "weekdays"):
+        series = [0] * (24 if insight.shape == "hours" else 7)
+        for key, count in rows:
+            index = int(_number(key))
+            if 0 <= index < len(series):
+                series[index] += _number(count)
+        return series
+    return [[_cell(value) for value in row] for row in rows]
+
+
+def conversion_rate(menu_visitors: int, purchasers: int) -> float:
+    """Purchasers / menu visitors, to 4 decimals (0.0 with no menu visitors)."""
+    return round(purchasers / menu_visitors, 4) if menu_visitors else 0.0
+
+
+def summarize(
+    rows_by_id: dict[str, list[list[Any]]],
+    invalid_lines: int,
+    insights: tuple[Insight, ...] = INSIGHTS,
+) -> dict[str, Any]:
+    """The insights JSON: DESIGN.md's keys plus one key per other catalog entry."""
+    result: dict[str, Any] = {"invalid_lines": invalid_lines}
+    for insight in insights:
+        if insight.id not in rows_by_id:
+            continue
+        shaped = shape_rows(insight, rows_by_id[insight.id])
+        if insight.shape == "fields":
+            result.update(shaped)
+        else:
+            result[insight.id] = shaped
+    if "menu_visitors" in result and "purchasers" in result:
+        result["conversion_rate"] = conversion_rate(result["menu_visitors"], result["purchasers"])
+    return result

@@ -1,0 +1,90 @@
+"""On simulated logs, the insights equal the generator's ground truth, key by key."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cafepipe.generate import build_options, generate_log
+from cafepipe.insights.duckdb_engine import load_log, run_catalog
+from cafepipe.insights.summary import summarize
+
+DESIGN_KEYS = (
+    "requests", "invalid_lines", "bytes", "unique_ips", "status_classes", "top_paths",
+    "menu_views", "order_requests", "menu_visitors", "purchasers", "conversion_rate",
+    "by_city", "by_region", "by_country", "hourly", "bot_requests", "scanner_requests",
+)  # fmt: skip
+START = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
+END = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
+
+
+def simulated(tmp_path: Path, log_format: str, name: str, **knobs: Any) -> tuple[Path, dict]:
+    options = build_options(
+        lines=30_000, start=START, end=END, seed=7, log_format=log_format, **knobs
+    )
+    path = tmp_path / name
+    truth = generate_log(options, path)
+    return path, truth
+
+
+def insights_of(path: Path) -> dict[str, Any]:
+    loaded = load_log(path)
+    return summarize(run_catalog(loaded), loaded.invalid_lines)
+
+
+def assert_matches_truth(data: dict[str, Any], truth: dict[str, Any], invalid: int = 0) -> None:
+    for key in DESIGN_KEYS:
+        expected = invalid if key == "invalid_lines" else truth[key]
+        assert data[key] == expected, key
+
+
+@pytest.mark.parametrize("log_format", ["json", "combined"])
+def test_insights_equal_truth(tmp_path: Path, log_format: str) -> None:
+    path, truth = simulated(tmp_path, log_format, "access_log")
+    assert truth["requests"] == 30_000 and truth["by_city"] and truth["bot_requests"]
+    assert_matches_truth(insights_of(path), truth)
+
+
+def test_attack_profile_gzip(tmp_path: Path) -> None:
+    path, truth = simulated(tmp_path, "json", "access_log.json.gz", profile="attack")
+    assert truth["scanner_requests"] > 1000
+    assert_matches_truth(insights_of(path), truth)
+
+
+def malformed_lines(log_format: str, rng: random.Random, sample: str) -> list[bytes]:
+    """Lines no parser should count: each lacks a usable address, time, request or status."""
+    cut = sample[: sample.index('"', sample.index('"') + 1) - 3]  # inside the request
+    lines = [
+        b"\x00\x9f\xff binary \xfe junk",
+        b"GET / HTTP/1.1",
+        b"-",
+        cut.encode(),
+        b'{"time": "2026-11-26T10:00:00Z", "remoteIP": "1.2.3.4", "request": "/cafe", "stat',
+        b'{"time": "2026-11-26T10:00:00Z", "remoteIP": "1.2.3.4", "request": "/cafe", '
+        b'"status": "two hundred"}',
+        b'{"time": "yesterday", "remoteIP": "1.2.3.4", "request": "/cafe", "status": "200"}',
+        b'{"time": "2026-11-26T10:00:00Z", "remoteIP": [1], "request": "/cafe", "status": 200}',
+        b'1.2.3.4 - - [26/Nov/2026:10:00:00 +0000] "GET /cafe HTTP/1.1" 2OO 5 "-" "x"',
+        b'1.2.3.4 - - [31/Feb/2026:10:00:00 +0000] "GET /cafe HTTP/1.1" 200 5 "-" "x"',
+        b"[1, 2, 3]",
+    ]
+    rng.shuffle(lines)
+    return lines
+
+
+@pytest.mark.parametrize("log_format", ["json", "combined"])
+def test_malformed_lines_only_change_invalid_lines(tmp_path: Path, log_format: str) -> None:
+    path, truth = simulated(tmp_path, log_format, "clean.log")
+    lines = path.read_bytes().splitlines()
+    rng = random.Random(3)
+    bad = malformed_lines(log_format, rng, lines[0].decode())
+    mixed = list(lines)
+    for line in bad * 3:
+        mixed.insert(rng.randrange(len(mixed) + 1), line)
+    dirty = tmp_path / "dirty.log"
+    dirty.write_bytes(b"\n".join(mixed) + b"\n")
+    assert_matches_truth(insights_of(dirty), truth, invalid=len(bad) * 3)
