@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -19,26 +19,18 @@ from rich.table import Table
 
 from cafepipe import __version__
 from cafepipe.config import StackConfig, load_config
-from cafepipe.cost import monthly_total_line
-from cafepipe.demo import print_demo_report, run_demo
-from cafepipe.emulator import emulator_status, start_emulator, stop_emulator
 from cafepipe.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     CafepipeError,
     NotConfirmedError,
 )
-from cafepipe.progress import TerraformProgress
-from cafepipe.stack import (
-    PlanSummary,
-    Stack,
-    apply_plan,
-    check_access,
-    destroy_stack,
-    open_stack,
-    plan_stack,
-    stack_status,
-)
+
+if TYPE_CHECKING:
+    from cafepipe.stack import PlanSummary, Stack
+
+# Commands import the core they need when they run: `cafepipe insights` on a local file should
+# not pay for boto3, Terraform or the emulator at start-up.
 
 # Progress and tables go to stderr, so stdout carries only data (JSON, CSV) when asked for.
 err_console = Console(stderr=True, highlight=False)
@@ -193,6 +185,9 @@ def _print_plan_summary(summary: PlanSummary) -> None:
 
 
 def _plan_with_progress(stack: Stack) -> PlanSummary:
+    from cafepipe.progress import TerraformProgress
+    from cafepipe.stack import plan_stack
+
     with TerraformProgress(err_console, "planning") as progress:
         return plan_stack(stack, progress.on_event)
 
@@ -224,6 +219,7 @@ def render(state: CliState, as_json: bool) -> None:
       cafepipe --stack shop --region eu-west-1 render --json
       cafepipe --endpoint-url http://127.0.0.1:5000 render   # the offline provider 3.39 flavour
     """
+
     from cafepipe.render import render_stack_files
 
     result = render_stack_files(state.config())
@@ -261,6 +257,8 @@ def plan(state: CliState, as_json: bool) -> None:
       cafepipe plan
       cafepipe --endpoint-url http://127.0.0.1:5000 plan --json
     """
+    from cafepipe.stack import check_access, open_stack
+
     stack = open_stack(state.config())
     check_access(stack)
     summary = _plan_with_progress(stack)
@@ -287,6 +285,10 @@ def up(state: CliState, yes: bool, as_json: bool) -> None:
       cafepipe --region eu-west-1 up --yes
       cafepipe --endpoint-url http://127.0.0.1:5000 up --yes   # on `cafepipe emulator start`
     """
+    from cafepipe.cost import monthly_total_line
+    from cafepipe.progress import TerraformProgress
+    from cafepipe.stack import apply_plan, check_access, open_stack
+
     config = state.config()
     # Priced before any cloud call, so a bad [usage] table fails early (exit 2).
     cost_line = monthly_total_line(config)
@@ -328,6 +330,8 @@ def status(state: CliState, as_json: bool) -> None:
       cafepipe status
       cafepipe status --json | jq .in_sync
     """
+    from cafepipe.stack import check_access, open_stack, stack_status
+
     stack = open_stack(state.config())
     check_access(stack)
     with err_console.status("reading state and checking for drift…"):
@@ -366,6 +370,9 @@ def destroy(state: CliState, yes: bool, as_json: bool) -> None:
       cafepipe destroy
       cafepipe destroy --yes --json
     """
+    from cafepipe.progress import TerraformProgress
+    from cafepipe.stack import check_access, destroy_stack, open_stack
+
     config = state.config()
     stack = open_stack(config)
     check_access(stack)
@@ -403,6 +410,8 @@ def emulator() -> None:
 @pass_state
 def emulator_start(state: CliState, port: int | None) -> None:
     """Start the emulator (or report the one already running)."""
+    from cafepipe.emulator import start_emulator
+
     info = start_emulator(state.config().state_root, port)
     out_console.print(f"Emulator running at [bold]{info.url}[/bold] (pid {info.pid}).")
     err_console.print(
@@ -414,6 +423,8 @@ def emulator_start(state: CliState, port: int | None) -> None:
 @pass_state
 def emulator_stop(state: CliState) -> None:
     """Stop the background emulator (its state is in memory: everything in it is gone)."""
+    from cafepipe.emulator import stop_emulator
+
     stopped = stop_emulator(state.config().state_root)
     out_console.print("Emulator stopped." if stopped else "No emulator was running.")
 
@@ -423,6 +434,8 @@ def emulator_stop(state: CliState) -> None:
 @pass_state
 def emulator_status_command(state: CliState, as_json: bool) -> None:
     """Is the emulator running, and where."""
+    from cafepipe.emulator import emulator_status
+
     report = emulator_status(state.config().state_root)
     if as_json:
         emit_json(report)
@@ -443,7 +456,7 @@ def emulator_status_command(state: CliState, as_json: bool) -> None:
 )
 @pass_state
 def demo(state: CliState, keep: bool, lines: int) -> None:
-    """The whole lifecycle offline: emulator → up → status → simulate-logs → destroy.
+    """The whole lifecycle offline: emulator → up → status → simulate-logs → insights → destroy.
 
     Needs no AWS account: a local emulator, the real Terraform and the real AWS provider.
 
@@ -452,6 +465,8 @@ def demo(state: CliState, keep: bool, lines: int) -> None:
       cafepipe demo
       make demo
     """
+    from cafepipe.demo import print_demo_report, run_demo
+
     report = run_demo(state.flags, state.config_file, err_console, keep=keep, lines=lines)
     print_demo_report(report, out_console)
 
@@ -980,7 +995,6 @@ def insights_command(
     from cafepipe.insights.report import write_output
 
     run = _compute_insights(state, source, log_format, engine, since)
-    run.meta["generated"] = _now_text()
     write_output(run.data, run.meta, output_format, out, out_console)
     if engine == "cloudwatch" and output_format == "table":
         err_console.print(
@@ -989,12 +1003,6 @@ def insights_command(
         )
     if out is not None:
         err_console.print(f"wrote {out}")
-
-
-def _now_text() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @cli.command("dashboard")
@@ -1024,7 +1032,6 @@ def dashboard_command(state: CliState, preview: Path | None, source: str | None)
     body = dashboard_body(config)
     if preview is not None:
         run = _compute_insights(state, source, "auto", "duckdb", None)
-        run.meta["generated"] = _now_text()
         run.meta["engine"] = f"preview of dashboard {config.dashboard_name}, computed locally"
         write_output(run.data, run.meta, "html", preview, out_console)
         err_console.print(f"wrote {preview}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,12 +12,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cafepipe.aws import AwsClients
 from cafepipe.config import STATE_ROOT, StackConfig, load_config
 from cafepipe.emulator import start_emulator, stop_emulator
 from cafepipe.errors import CafepipeError
+from cafepipe.insights import compute_insights
+from cafepipe.insights.report import print_tables, render_html
 from cafepipe.progress import TerraformProgress
 from cafepipe.simulate import SimulateOptions, default_generator, simulate_logs
 from cafepipe.stack import apply_plan, destroy_stack, open_stack, plan_stack, stack_status
+from cafepipe.traffic import SCHEMA_KEYS
 
 
 @dataclass
@@ -28,6 +33,29 @@ class DemoReport:
     outputs: dict[str, Any] = field(default_factory=dict)
     leftovers: list[str] | None = None
     simulated_log: str | None = None
+    truth_file: str | None = None
+    truth_check: str = ""
+    report_file: str | None = None
+
+
+def insights_from_log_group(config: StackConfig, clients: AwsClients, report: DemoReport) -> Any:
+    """The owner's answers from the events that reached CloudWatch Logs, compared key by key
+    with what the generator wrote; the HTML report goes next to the demo's state."""
+    run = compute_insights(
+        f"logs:{config.access_log_group}", None, config.access_log_group, clients
+    )
+    truth = json.loads(Path(report.truth_file or "").read_text())
+    differing = [key for key in SCHEMA_KEYS if run.data[key] != truth[key]]
+    if differing:
+        raise CafepipeError(
+            "the insights of the delivered events differ from the generated truth on: "
+            + ", ".join(differing)
+        )
+    report.truth_check = f"all {len(SCHEMA_KEYS)} schema keys equal the generator's truth"
+    out = config.state_root / "report.html"
+    out.write_text(render_html(run.data, run.meta), encoding="utf-8")
+    report.report_file = str(out)
+    return run
 
 
 def _timed(report: DemoReport, name: str, step: Callable[[], str]) -> None:
@@ -43,7 +71,7 @@ def run_demo(
     keep: bool = False,
     lines: int = 50_000,
 ) -> DemoReport:
-    """Start an emulator, then up → status → simulate-logs → destroy; stop the emulator."""
+    """Start an emulator, then up → status → simulate-logs → insights → destroy; stop it."""
     demo_root = Path(flags.get("state_dir") or STATE_ROOT) / "demo"
     report = DemoReport()
     started = time.monotonic()
@@ -93,6 +121,7 @@ def run_demo(
                 console=console,
             )
             report.simulated_log = result.local_log
+            report.truth_file = result.truth_file
             if not result.verified:
                 raise CafepipeError(
                     f"only {result.events_arrived:,} of {result.events_expected:,} events arrived"
@@ -100,6 +129,18 @@ def run_demo(
             return f"{result.events_arrived:,} events in {result.log_group}, file in S3"
 
         _timed(report, "simulate-logs", simulate)
+
+        console.rule("[bold]insights[/bold] — read back from CloudWatch Logs")
+
+        def insights() -> str:
+            run = insights_from_log_group(config, stack.clients, report)
+            print_tables(run.data, console)
+            return (
+                f"conversion {run.data['conversion_rate']:.1%}, top city "
+                f"{run.data['by_city'][0][0]}; {report.truth_check}; report {report.report_file}"
+            )
+
+        _timed(report, "insights", insights)
 
         if not keep:
             console.rule("[bold]destroy[/bold]")

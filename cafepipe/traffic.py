@@ -16,6 +16,14 @@ A line can in principle be both; the generator never writes such a line.
 
 from __future__ import annotations
 
+# The keys of DESIGN.md's insights schema: the generator's ground truth and the insights JSON
+# both carry them with the same meaning, so a simulated log's insights compare key by key.
+SCHEMA_KEYS: tuple[str, ...] = (
+    "requests", "invalid_lines", "bytes", "unique_ips", "status_classes", "top_paths",
+    "menu_views", "order_requests", "menu_visitors", "purchasers", "conversion_rate",
+    "by_city", "by_region", "by_country", "hourly", "bot_requests", "scanner_requests",
+)  # fmt: skip
+
 # Lower-case substrings of a user agent. "bot" also catches Googlebot, bingbot, DuckDuckBot,
 # YandexBot, AhrefsBot, SemrushBot, Applebot, UptimeRobot and Pingdom.com_bot.
 BOT_UA_TOKENS: tuple[str, ...] = (
@@ -26,7 +34,6 @@ BOT_UA_TOKENS: tuple[str, ...] = (
     "facebookexternalhit",
     "pingdom",
 )
-BOT_TOKENS = BOT_UA_TOKENS  # the name the insights queries use
 
 # Request paths (exact, case-sensitive, without query string) that only scanners ask for.
 SCANNER_PATHS: tuple[str, ...] = (

@@ -72,15 +72,30 @@ def test_start_reuses_status_and_stop(tmp_path: Path) -> None:
 
 def _s3(info: EmulatorInfo) -> Any:
     return boto3.client(
-        "s3", endpoint_url=info.url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=info.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 
 def _policy(bucket: str, statement: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "t", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"], **statement}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "t",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    **statement,
+                }
+            ],
+        }
+    )
 
 
 def test_tls_only_bucket_policy_allows_emulator_requests(emulator: EmulatorInfo) -> None:
@@ -96,10 +111,10 @@ def test_unconditional_deny_still_denies(emulator: EmulatorInfo) -> None:
     s3 = _s3(emulator)
     s3.create_bucket(Bucket="deny-all-test")
     s3.put_bucket_policy(Bucket="deny-all-test", Policy=_policy("deny-all-test", {}))
-    with pytest.raises(ClientError, match="AccessDenied|403"):
+    with pytest.raises(ClientError, match=r"AccessDenied|403"):
         s3.put_object(Bucket="deny-all-test", Key="a", Body=b"x")
     insecure_denied = {"Condition": {"Bool": {"aws:SecureTransport": "true"}}}
     s3.create_bucket(Bucket="deny-tls-test")
     s3.put_bucket_policy(Bucket="deny-tls-test", Policy=_policy("deny-tls-test", insecure_denied))
-    with pytest.raises(ClientError, match="AccessDenied|403"):
+    with pytest.raises(ClientError, match=r"AccessDenied|403"):
         s3.put_object(Bucket="deny-tls-test", Key="a", Body=b"x")

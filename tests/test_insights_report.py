@@ -170,7 +170,6 @@ def test_dashboard_command_prints_the_deployed_body(
 ) -> None:
     from cafepipe.config import load_config
     from cafepipe.dashboard import dashboard_body
-    from cafepipe.insights import write_stack_report
 
     state = tmp_path / "state"
     code, out, _ = run_cli(["--state-dir", str(state), "--stack", "shop", "dashboard"], capsys)
@@ -179,13 +178,17 @@ def test_dashboard_command_prints_the_deployed_body(
     assert json.loads(out) == dashboard_body(config)
     titles = [w["properties"].get("title") for w in json.loads(out)["widgets"]]
     assert [i.title for i in INSIGHTS] == [t for t in titles if t]
-    # What `cafepipe demo` ends with: the simulated log's report.
+    # With no --source, insights reads the stack's latest simulated log.
     folder = config.stack_dir / "simulated"
     folder.mkdir(parents=True)
     shutil.copy(simulated_log, folder / "access_log")
-    run = write_stack_report(config.stack_dir, config.access_log_group, tmp_path / "r.html")
-    assert run.data["requests"] == 5000
-    assert 'data-insight="by_city"' in (tmp_path / "r.html").read_text()
+    report = tmp_path / "r.html"
+    base = ["--state-dir", str(state), "--stack", "shop", "insights"]
+    code, out, _ = run_cli([*base, "--format", "html", "--out", str(report)], capsys)
+    assert code == 0
+    assert 'data-insight="by_city"' in report.read_text()
+    code, out, _ = run_cli([*base, "--format", "json"], capsys)
+    assert json.loads(out)["requests"] == 5000
 
 
 def test_every_command_has_help_with_examples() -> None:

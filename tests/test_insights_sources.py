@@ -15,18 +15,13 @@ from cafepipe.aws import AwsClients
 from cafepipe.cli import main
 from cafepipe.emulator import EmulatorInfo
 from cafepipe.generate import build_options, generate_log
+from cafepipe.traffic import SCHEMA_KEYS
 
 pytestmark = pytest.mark.integration
 
-DESIGN_KEYS = (
-    "requests", "invalid_lines", "bytes", "unique_ips", "status_classes", "top_paths",
-    "menu_views", "order_requests", "menu_visitors", "purchasers", "conversion_rate",
-    "by_city", "by_region", "by_country", "hourly", "bot_requests", "scanner_requests",
-)  # fmt: skip
-
 
 def assert_matches_truth(data: dict[str, Any], truth: dict[str, Any]) -> None:
-    for key in DESIGN_KEYS:
+    for key in SCHEMA_KEYS:
         assert data[key] == truth[key], key
 
 

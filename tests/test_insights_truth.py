@@ -12,12 +12,8 @@ import pytest
 from cafepipe.generate import build_options, generate_log
 from cafepipe.insights.duckdb_engine import load_log, run_catalog
 from cafepipe.insights.summary import summarize
+from cafepipe.traffic import SCHEMA_KEYS
 
-DESIGN_KEYS = (
-    "requests", "invalid_lines", "bytes", "unique_ips", "status_classes", "top_paths",
-    "menu_views", "order_requests", "menu_visitors", "purchasers", "conversion_rate",
-    "by_city", "by_region", "by_country", "hourly", "bot_requests", "scanner_requests",
-)  # fmt: skip
 START = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
 END = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
 
@@ -37,7 +33,7 @@ def insights_of(path: Path) -> dict[str, Any]:
 
 
 def assert_matches_truth(data: dict[str, Any], truth: dict[str, Any], invalid: int = 0) -> None:
-    for key in DESIGN_KEYS:
+    for key in SCHEMA_KEYS:
         expected = invalid if key == "invalid_lines" else truth[key]
         assert data[key] == expected, key
 

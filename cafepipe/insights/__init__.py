@@ -118,7 +118,24 @@ def compute_insights(
     log_format: str = "auto",
     since: str | None = None,
 ) -> InsightsRun:
-    """Resolve the source and engine (UsageError when they do not fit), then run."""
+    """Resolve the source and engine (UsageError when they do not fit), then run; the run's
+    meta says when it was generated."""
+    run = _run_engine(
+        source_value, default_source, default_group, clients, engine, log_format, since
+    )
+    run.meta["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return run
+
+
+def _run_engine(
+    source_value: str | None,
+    default_source: Path | None,
+    default_group: str,
+    clients: AwsClients | None,
+    engine: str = "duckdb",
+    log_format: str = "auto",
+    since: str | None = None,
+) -> InsightsRun:
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", "use duckdb, cloudwatch or athena")
     if engine == "athena":
@@ -148,19 +165,3 @@ def compute_insights(
             f"or --source logs:{default_group}; or run `cafepipe simulate-logs` first",
         )
     return run_duckdb(source, clients, log_format, since_time)
-
-
-def write_stack_report(stack_dir: Path, default_group: str, out: Path) -> InsightsRun:
-    """The insights of the stack's latest simulated log, written as the HTML report to `out`.
-
-    For `cafepipe demo`: it ends with the simulated traffic's answers and the report.
-    """
-    from datetime import datetime, timezone
-
-    from cafepipe.insights.report import render_html
-    from cafepipe.insights.sources import latest_simulated_log
-
-    run = compute_insights(None, latest_simulated_log(stack_dir), default_group, None)
-    run.meta["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    out.write_text(render_html(run.data, run.meta), encoding="utf-8")
-    return run
