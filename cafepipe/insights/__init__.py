@@ -34,6 +34,9 @@ class InsightsRun:
     data: dict[str, Any]
     meta: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        self.meta.setdefault("generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
 
 def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
     """`7d`, `24h`, `30m`, `2w` or an ISO date/time → a naive UTC datetime (None for None)."""
@@ -118,24 +121,7 @@ def compute_insights(
     log_format: str = "auto",
     since: str | None = None,
 ) -> InsightsRun:
-    """Resolve the source and engine (UsageError when they do not fit), then run; the run's
-    meta says when it was generated."""
-    run = _run_engine(
-        source_value, default_source, default_group, clients, engine, log_format, since
-    )
-    run.meta["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return run
-
-
-def _run_engine(
-    source_value: str | None,
-    default_source: Path | None,
-    default_group: str,
-    clients: AwsClients | None,
-    engine: str = "duckdb",
-    log_format: str = "auto",
-    since: str | None = None,
-) -> InsightsRun:
+    """Resolve the source and engine (UsageError when they do not fit), then run."""
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", "use duckdb, cloudwatch or athena")
     if engine == "athena":
