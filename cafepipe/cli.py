@@ -146,10 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="cafepipe", standalone_mode=False)
-    except click.exceptions.Abort:
-        err_console.print("[red]interrupted[/red]")
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort. Terraform was stopped cleanly and saved its state.
         err_console.print("[red]interrupted[/red] — it is safe to re-run the same command")
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:

@@ -58,3 +58,19 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
     with pytest.raises(AwsError):
         main(["--debug", "--state-dir", str(tmp_path), "up", "--yes"])
+
+
+def test_interrupt_exits_130_with_a_rerun_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cafepipe.config
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cafepipe.config, "load_config", interrupted)
+    monkeypatch.setattr("cafepipe.cli.load_config", interrupted)
+    with pytest.raises(SystemExit) as exited:
+        main(["render"])
+    assert exited.value.code == 130
+    assert "safe to re-run" in capsys.readouterr().err

@@ -253,6 +253,21 @@ def test_status_reports_in_sync(deployed: Deployed) -> None:
     assert status["outputs"]["instance_id"] == deployed.outputs["instance_id"]
 
 
+def test_y_drift_is_reported_and_up_reconciles_it(deployed: Deployed) -> None:
+    """A change made outside cafepipe shows as drift; re-running `up` puts it back."""
+    logs = deployed.client("logs")
+    group = deployed.outputs["access_log_group"]
+    logs.put_retention_policy(logGroupName=group, retentionInDays=30)
+    status = _invoke([*deployed.base, "status", "--json"])
+    assert status["in_sync"] is False
+    assert status["drift"]["change"] >= 1
+    assert any("log_group.access" in r["address"] for r in status["drift"]["resources"])
+    _invoke([*deployed.base, "up", "--yes", "--json"])
+    retention = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]
+    assert retention["retentionInDays"] == 180
+    assert _invoke([*deployed.base, "status", "--json"])["in_sync"] is True
+
+
 def test_z_destroy_leaves_nothing(deployed: Deployed) -> None:
     report = _invoke([*deployed.base, "destroy", "--yes", "--json"])
     assert report["leftovers"] == []
