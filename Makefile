@@ -4,10 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHECKOV_VENV := $(VENV)/checkov
-# Debian packages the tests use: Apache + mod_php (config and site test), shellcheck (SSM script),
+# Debian packages the tests use: Apache + mod_php (config and site test), shellcheck and
+# logrotate (instance scripts),
 # GoAccess (insights cross-check), Chromium (HTML report). Installed only where missing.
-DEBIAN_PACKAGES := apache2 libapache2-mod-php php-cli shellcheck goaccess chromium
-DEBIAN_COMMANDS := apache2 php shellcheck goaccess chromium
+DEBIAN_PACKAGES := apache2 libapache2-mod-php php-cli shellcheck logrotate goaccess chromium
+DEBIAN_COMMANDS := apache2 php shellcheck logrotate goaccess chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps demo test test-fast lint bench clean

@@ -188,6 +188,8 @@ ARCHIVE_PREFIX = "archive/"
 # On the instance (Amazon Linux 2023): where Apache writes and the CloudWatch agent lives.
 ACCESS_LOG_PATH = "/var/log/www/access/access_log"  # the JSON "cloudwatch" LogFormat (lab.md)
 ERROR_LOG_PATH = "/var/log/httpd/error_log"
+ARCHIVE_SCRIPT_PATH = "/usr/local/bin/cafepipe-archive-logs"  # rotated logs → s3://…/archive/
+LOGROTATE_CONFIG_PATH = "/etc/logrotate.d/cafepipe-access"
 AGENT_DIR = "/opt/aws/amazon-cloudwatch-agent"
 AGENT_CTL = f"{AGENT_DIR}/bin/amazon-cloudwatch-agent-ctl"
 AGENT_CONFIG_PATH = f"{AGENT_DIR}/etc/cafepipe-agent.json"

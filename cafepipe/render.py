@@ -15,6 +15,7 @@ import base64
 import gzip
 import json
 import math
+import shlex
 import struct
 import traceback
 import zlib
@@ -303,6 +304,33 @@ def agent_config(config: StackConfig) -> dict[str, Any]:
     return parsed
 
 
+def archive_script(config: StackConfig, root: str = "") -> str:
+    """The script logrotate runs after a rotation: rotated access logs → the archive prefix.
+
+    `root` prefixes every instance path (tests run it in a sandbox standing in for `/`).
+    """
+    quote = shlex.quote
+    log_path = PurePosixPath(cfg.ACCESS_LOG_PATH)
+    return render_template(
+        "instance/archive-logs.sh.j2",
+        root=quote(root),
+        access_log_dir=quote(str(log_path.parent)),
+        access_log_name=quote(log_path.name),
+        bucket=quote(config.bucket_name),
+        archive_prefix=quote(cfg.ARCHIVE_PREFIX),
+        region=quote(config.region),
+    )
+
+
+def logrotate_config(root: str = "") -> str:
+    """Daily rotation of the access log, then `archive_script` (paths under `root`)."""
+    return render_template(
+        "instance/logrotate-access.j2",
+        access_log_path=root + cfg.ACCESS_LOG_PATH,
+        archive_script_path=root + cfg.ARCHIVE_SCRIPT_PATH,
+    )
+
+
 @dataclass(frozen=True)
 class InstanceFile:
     """A file the user data writes on the instance."""
@@ -330,6 +358,8 @@ def instance_files(config: StackConfig) -> dict[str, bytes]:
     """The files put on the instance: absolute path → content."""
     files = {site_file_location(path): data for path, data in site_files(config).items()}
     files[HTTPD_CONF_PATH] = apache_config().encode()
+    files[cfg.ARCHIVE_SCRIPT_PATH] = archive_script(config).encode()
+    files[cfg.LOGROTATE_CONFIG_PATH] = logrotate_config().encode()
     files[cfg.AGENT_CONFIG_PATH] = (
         json.dumps(agent_config(config), indent=2, ensure_ascii=False) + "\n"
     ).encode()
@@ -348,6 +378,7 @@ def user_data(config: StackConfig, files: Mapping[str, bytes] | None = None) -> 
         access_log_dir=str(PurePosixPath(cfg.ACCESS_LOG_PATH).parent),
         agent_ctl=cfg.AGENT_CTL,
         agent_config_path=cfg.AGENT_CONFIG_PATH,
+        archive_script_path=cfg.ARCHIVE_SCRIPT_PATH,
         site_url_path=catalog.HOME_PATH,
     )
 
