@@ -33,16 +33,22 @@ def has_credentials() -> bool:
     return boto3.session.Session().get_credentials() is not None
 
 
+def emulator_credentials(endpoint_url: str | None) -> dict[str, str]:
+    """Dummy credentials for a loopback emulator when none are configured; else none."""
+    if is_loopback(endpoint_url) and not has_credentials():
+        return dict(EMULATOR_CREDENTIALS)
+    return {}
+
+
 def credential_env(config: StackConfig) -> dict[str, str]:
     """Environment for child processes (Terraform, the AWS CLI) talking to this stack's cloud.
 
-    Against a loopback emulator with no credentials configured, dummy ones are passed in the
-    environment only: never written to a file.
+    Emulator credentials are passed in the environment only: never written to a file.
     """
     env = {"AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region}
-    if config.endpoint_url and is_loopback(config.endpoint_url) and not has_credentials():
-        env["AWS_ACCESS_KEY_ID"] = EMULATOR_CREDENTIALS["aws_access_key_id"]
-        env["AWS_SECRET_ACCESS_KEY"] = EMULATOR_CREDENTIALS["aws_secret_access_key"]
+    env.update(
+        {name.upper(): value for name, value in emulator_credentials(config.endpoint_url).items()}
+    )
     return env
 
 
@@ -68,9 +74,7 @@ class AwsClients:
             connect_timeout=5 if endpoint_url else 20,
             read_timeout=60,
         )
-        self._credentials: dict[str, str] = {}
-        if is_loopback(endpoint_url) and not has_credentials():
-            self._credentials = dict(EMULATOR_CREDENTIALS)
+        self._credentials = emulator_credentials(endpoint_url)
 
     @classmethod
     def for_config(cls, config: StackConfig) -> AwsClients:

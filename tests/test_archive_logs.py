@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 
+from cafepipe.aws import AwsClients
 from cafepipe.config import ACCESS_LOG_PATH, ARCHIVE_SCRIPT_PATH, load_config
 from cafepipe.emulator import EmulatorInfo
 from cafepipe.render import archive_script, logrotate_config
@@ -32,13 +32,7 @@ def _sandbox(
     config = load_config(
         None, {"state_dir": str(tmp_path / bucket_suffix), "endpoint_url": emulator.url}, environ={}
     )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = AwsClients("us-east-1", emulator.url).client("s3")
     root = tmp_path / "root"
     (root / "var/lib/cloud/data").mkdir(parents=True)
     (root / "var/lib/cloud/data/instance-id").write_text(INSTANCE_ID + "\n")

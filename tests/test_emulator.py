@@ -6,21 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from cafepipe.aws import AwsClients
 from cafepipe.emulator import EmulatorInfo, emulator_status, start_emulator, stop_emulator
 
 
 def _logs(info: EmulatorInfo) -> object:
-    return boto3.client(
-        "logs",
-        endpoint_url=info.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return AwsClients("us-east-1", info.url).client("logs")
 
 
 def test_query_definitions_extension(emulator: EmulatorInfo) -> None:
@@ -45,13 +39,7 @@ def test_query_definitions_extension(emulator: EmulatorInfo) -> None:
 
 
 def test_managed_policies_are_loaded(emulator: EmulatorInfo) -> None:
-    iam = boto3.client(
-        "iam",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    iam = AwsClients("us-east-1", emulator.url).client("iam")
     arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
     assert iam.get_policy(PolicyArn=arn)["Policy"]["PolicyName"] == "AmazonSSMManagedInstanceCore"
 
@@ -71,13 +59,7 @@ def test_start_reuses_status_and_stop(tmp_path: Path) -> None:
 
 
 def _s3(info: EmulatorInfo) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=info.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return AwsClients("us-east-1", info.url).client("s3")
 
 
 def _policy(bucket: str, statement: dict[str, Any]) -> str:

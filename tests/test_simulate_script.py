@@ -13,10 +13,10 @@ import sys
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 
 from cafepipe import config as cfg
+from cafepipe.aws import AwsClients
 from cafepipe.emulator import EmulatorInfo
 from cafepipe.simulate import agent_state_file_name, render_simulate_script
 
@@ -66,13 +66,7 @@ def make_sandbox(root: Path, old_lines: int = 3, with_state: bool = True) -> Non
 
 
 def upload_lines(endpoint: str, bucket: str, key: str, lines: list[str]) -> None:
-    s3 = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = AwsClients("us-east-1", endpoint).client("s3")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress("".join(lines).encode()))
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
+from cafepipe.aws import AwsClients
 from cafepipe.cli import cli
 from cafepipe.config import load_config
 from cafepipe.emulator import EmulatorInfo
@@ -48,13 +48,7 @@ class Deployed:
         self.up_messages = ""
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return AwsClients("us-east-1", self.url).client(service)
 
 
 @pytest.fixture(scope="module")

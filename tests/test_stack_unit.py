@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cafepipe.aws import AwsClients
 from cafepipe.config import load_config
-from cafepipe.stack import summarize_plan_events, write_backend_config
+from cafepipe.stack import open_stack, summarize_plan_events, write_backend_config
 
 
 def test_summarize_plan_events_counts_and_lists_changes() -> None:
@@ -55,18 +56,8 @@ def test_backend_file_local_and_s3(tmp_path: Path) -> None:
 
 def test_s3_backend_keeps_state_in_the_bucket(emulator: object, tmp_path: Path) -> None:
     """The rendered backend works for real: state and its lock file go to S3 (moto)."""
-    import boto3
-
-    from cafepipe.stack import open_stack
-
     url = emulator.url  # type: ignore[attr-defined]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = AwsClients("us-east-1", url).client("s3")
     s3.create_bucket(Bucket="tf-state-backend-test")
     toml = tmp_path / "cafepipe.toml"
     toml.write_text('[backend]\nbucket = "tf-state-backend-test"\n')
