@@ -38,149 +38,35 @@ CURRENT_PROVIDER_CONSTRAINT = "~> 6.0"
 
 # CloudWatch Logs PutRetentionPolicy accepts exactly these values.
 RETENTION_DAYS_ALLOWED = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180,
+    365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
 
 # Commercial regions where every service of the stack (EC2 Graviton, CloudWatch, SSM, S3) exists.
-KNOWN_REGIONS = frozenset(
-    {
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "ca-central-1",
-        "ca-west-1",
-        "sa-east-1",
-        "mx-central-1",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-south-2",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ap-southeast-3",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-7",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-east-1",
-        "af-south-1",
-        "me-south-1",
-        "me-central-1",
-        "il-central-1",
-    }
-)
+KNOWN_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1",
+    "sa-east-1", "mx-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
+    "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "ap-south-1", "ap-south-2",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+    "ap-southeast-7", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-east-1",
+    "af-south-1", "me-south-1", "me-central-1", "il-central-1",
+})  # fmt: skip
 
 # Instance families that run Amazon Linux 2023; Graviton ones take the arm64 AMI.
-ARM64_FAMILIES = frozenset(
-    {
-        "t4g",
-        "m6g",
-        "m6gd",
-        "m7g",
-        "m7gd",
-        "m8g",
-        "c6g",
-        "c6gd",
-        "c6gn",
-        "c7g",
-        "c7gd",
-        "c7gn",
-        "c8g",
-        "r6g",
-        "r6gd",
-        "r7g",
-        "r7gd",
-        "r8g",
-        "a1",
-        "x2gd",
-        "im4gn",
-        "is4gen",
-    }
-)
-X86_64_FAMILIES = frozenset(
-    {
-        "t2",
-        "t3",
-        "t3a",
-        "m5",
-        "m5a",
-        "m5ad",
-        "m5d",
-        "m5n",
-        "m6a",
-        "m6i",
-        "m6id",
-        "m7a",
-        "m7i",
-        "m7i-flex",
-        "c5",
-        "c5a",
-        "c5d",
-        "c5n",
-        "c6a",
-        "c6i",
-        "c6id",
-        "c7a",
-        "c7i",
-        "c7i-flex",
-        "r5",
-        "r5a",
-        "r5d",
-        "r6a",
-        "r6i",
-        "r7a",
-        "r7i",
-    }
-)
-INSTANCE_SIZES = frozenset(
-    {
-        "nano",
-        "micro",
-        "small",
-        "medium",
-        "large",
-        "xlarge",
-        "2xlarge",
-        "4xlarge",
-        "8xlarge",
-        "12xlarge",
-        "16xlarge",
-        "24xlarge",
-        "32xlarge",
-        "48xlarge",
-        "metal",
-    }
-)
+ARM64_FAMILIES = frozenset({
+    "t4g", "m6g", "m6gd", "m7g", "m7gd", "m8g", "c6g", "c6gd", "c6gn", "c7g", "c7gd", "c7gn",
+    "c8g", "r6g", "r6gd", "r7g", "r7gd", "r8g", "a1", "x2gd", "im4gn", "is4gen",
+})  # fmt: skip
+X86_64_FAMILIES = frozenset({
+    "t2", "t3", "t3a", "m5", "m5a", "m5ad", "m5d", "m5n", "m6a", "m6i", "m6id", "m7a",
+    "m7i", "m7i-flex", "c5", "c5a", "c5d", "c5n", "c6a", "c6i", "c6id", "c7a", "c7i",
+    "c7i-flex", "r5", "r5a", "r5d", "r6a", "r6i", "r7a", "r7i",
+})  # fmt: skip
+INSTANCE_SIZES = frozenset({
+    "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",
+    "12xlarge", "16xlarge", "24xlarge", "32xlarge", "48xlarge", "metal",
+})  # fmt: skip
+
 # Where things live in the stack's bucket (the instance role may read/write only these).
 SIMULATED_LOG_PREFIX = "simulated-logs/"
 ARCHIVE_PREFIX = "archive/"
