@@ -75,7 +75,7 @@ def confirm_or_refuse(question: str, yes: bool) -> None:
     """
     if yes:
         return
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():
         raise NotConfirmedError(
             f"{question} — refusing without confirmation (no terminal to ask on)",
             "re-run with --yes to confirm",

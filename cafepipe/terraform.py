@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -214,8 +213,8 @@ def _terminal_interrupted_terraform_too() -> bool:
     second one: so forward the interrupt only when Terraform did not get it already.
     """
     try:
-        return os.getpgrp() == os.tcgetpgrp(sys.stdin.fileno())
-    except (OSError, ValueError):
+        return os.getpgrp() == os.tcgetpgrp(0)  # fd 0, whatever sys.stdin became
+    except OSError:
         return False
 
 
