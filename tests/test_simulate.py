@@ -173,18 +173,23 @@ def fake_client(service: str) -> Any:
     )
 
 
+def aws_stack_inputs(tmp_path: Path, emulator: EmulatorInfo) -> tuple[Any, ...]:
+    """An AWS stack (no endpoint): its bucket lives on the emulator, SSM and Logs are stubbed."""
+    s3 = AwsClients("us-east-1", emulator.url).client("s3")
+    bucket = f"real-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    config = load_config(None, {"state_dir": str(tmp_path / "state")}, environ={})
+    instance = "i-0123456789abcdef0"
+    outputs = {"instance_id": instance, "bucket_name": bucket, "access_log_group": "apache/access"}
+    return s3, config, instance, outputs, fake_client("ssm"), fake_client("logs")
+
+
 @pytest.mark.integration
 def test_aws_path_waits_runs_the_script_and_counts_with_insights(
     tmp_path: Path, emulator: EmulatorInfo
 ) -> None:
-    s3 = AwsClients("us-east-1", emulator.url).client("s3")
-    bucket = f"real-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    # An AWS stack (no endpoint): only S3 goes to the emulator, through StubbedClients.
-    config = load_config(None, {"state_dir": str(tmp_path / "state")}, environ={})
-    instance = "i-0123456789abcdef0"
-    outputs = {"instance_id": instance, "bucket_name": bucket, "access_log_group": "apache/access"}
-    ssm_client, logs = fake_client("ssm"), fake_client("logs")
+    s3, config, instance, outputs, ssm_client, logs = aws_stack_inputs(tmp_path, emulator)
+    bucket = outputs["bucket_name"]
     sleeps: list[float] = []
     with Stubber(ssm_client) as ssm_stub, Stubber(logs) as logs_stub:
         ssm_stub.add_response(
@@ -239,13 +244,7 @@ def test_aws_path_waits_runs_the_script_and_counts_with_insights(
 def test_aws_path_reports_how_many_arrived_after_the_timeout(
     tmp_path: Path, emulator: EmulatorInfo
 ) -> None:
-    s3 = AwsClients("us-east-1", emulator.url).client("s3")
-    bucket = f"real-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    config = load_config(None, {"state_dir": str(tmp_path / "state")}, environ={})
-    instance = "i-0123456789abcdef0"
-    outputs = {"instance_id": instance, "bucket_name": bucket, "access_log_group": "apache/access"}
-    ssm_client, logs = fake_client("ssm"), fake_client("logs")
+    _, config, instance, outputs, ssm_client, logs = aws_stack_inputs(tmp_path, emulator)
     now = [0.0]
 
     def sleep(seconds: float) -> None:
