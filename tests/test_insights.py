@@ -341,3 +341,44 @@ def test_catalog_is_complete() -> None:
         assert insight.view in VIEWS, insight.id
         assert insight.title and insight.description and insight.logs_insights
         assert "'" not in insight.logs_insights, insight.id  # Logs Insights quotes with "
+
+
+def test_customer_cities_leave_bots_and_scanners_out(tmp_path: Path) -> None:
+    """The expansion question: people, not crawlers, per city; distinct addresses counted once."""
+    lines = [
+        _json_line(remoteIP="2.0.0.1"),  # Seattle, menu
+        _json_line(remoteIP="2.0.0.1"),  # the same person again: still one visitor
+        _json_line(remoteIP="2.0.0.2"),
+        _json_line(remoteIP="2.0.0.2", request="/cafe/processOrder.php", method="POST"),
+        _json_line(remoteIP="2.0.0.2", request="/cafe/processOrder.php", method="POST"),
+        _json_line(remoteIP="2.0.0.3", city="Portland", region="Oregon"),
+        # Googlebot reads the menu from Mountain View many times: not a customer.
+        *[_json_line(remoteIP="66.249.0.1", city="Mountain View", userAgent=GOOGLEBOT)] * 5,
+        # A scanner probing from Chicago: not a customer either.
+        _json_line(remoteIP="9.9.9.9", city="Chicago", request="/wp-login.php", status=404),
+    ]
+    path = tmp_path / "customers.json"
+    path.write_text("\n".join(lines) + "\n")
+    data = insights_of(path)
+    assert data["customer_cities"] == [["Seattle", 2, 1, 2], ["Portland", 1, 0, 0]]
+    # The schema's by_city keeps its meaning: every menu view, bots included.
+    assert data["by_city"][0] == ["Mountain View", 5, 0]
+
+
+def test_customer_cities_from_logs_insights_rows() -> None:
+    from cafepipe.insights.cloudwatch_engine import result_rows
+    from cafepipe.insights.queries import INSIGHTS
+
+    insight = next(i for i in INSIGHTS if i.id == "customer_cities")
+
+    def row(city: str, request: str, people: int, requests: int) -> list[dict[str, str]]:
+        values = {"city": city, "request": request, "people": people, "requests": requests}
+        return [{"field": k, "value": str(v)} for k, v in values.items()]
+
+    results = [
+        row("Seattle", "/cafe/menu.php", 2, 3),
+        row("Portland", "/cafe/menu.php", 1, 1),
+        row("Seattle", "/cafe/processOrder.php", 1, 2),
+        row("-", "/cafe/menu.php", 9, 9),
+    ]
+    assert result_rows(insight, results) == [["Seattle", 2, 1, 2], ["Portland", 1, 0, 0]]

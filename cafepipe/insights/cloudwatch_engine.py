@@ -106,6 +106,22 @@ def _post_process(
         ]
         families = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
         return [[name, count] for name, count in families if count]
+    if insight.id == "customer_cities":
+        # One row per (city, page) there → one row per city: menu visitors, buyers, orders.
+        places: dict[str, list[int]] = {}
+        for result in results:
+            cells = {cell.get("field"): cell.get("value") for cell in result}
+            city = cells.get("city") or ""
+            if city in ("", "-"):
+                continue
+            entry = places.setdefault(city, [0, 0, 0])
+            people = int(float(cells.get("people") or 0))
+            if cells.get("request") == catalog.MENU_PATH:
+                entry[0] = people
+            else:
+                entry[1:] = [people, int(float(cells.get("requests") or 0))]
+        ranked = sorted(places.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        return [[city, *counts] for city, counts in ranked[:10]]
     if insight.id in ("daily", "menu_and_orders_daily"):
         return [[str(row[0])[:10], *row[1:]] for row in sorted(rows, key=lambda r: str(r[0]))]
     return rows

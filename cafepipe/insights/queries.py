@@ -405,6 +405,29 @@ LIMIT {TOP}""",
         logs_insights=_geo_li("city"),
     ),
     Insight(
+        id="customer_cities",
+        title="Where the next café could open: customers by city",
+        section="Where customers are",
+        view="table",
+        columns=("city", "menu_visitors", "buyers", "orders"),
+        description="People (bots left out) who looked at the menu, who ordered, and the "
+        "orders they placed, by city: the expansion question.",
+        sql=f"""SELECT city,
+       count(DISTINCT remoteip) FILTER (WHERE request = {MENU}) AS menu_visitors,
+       count(DISTINCT remoteip) FILTER (WHERE request = {ORDER}) AS buyers,
+       count(*) FILTER (WHERE request = {ORDER}) AS orders
+FROM logs JOIN agents ON agents.useragent = logs.useragent
+WHERE NOT agents.is_bot
+  AND city IS NOT NULL AND city NOT IN ('', '-') AND request IN ({MENU}, {ORDER})
+GROUP BY city
+ORDER BY menu_visitors DESC, buyers DESC, city ASC
+LIMIT {TOP}""",
+        logs_insights=f"filter request in {_li_list([catalog.MENU_PATH, catalog.ORDER_PATH])} "
+        f"and {LI_NOT_BOT_FILTER} "
+        "| stats count_distinct(remoteIP) as people, count(*) as requests by city, request "
+        "| sort people desc | limit 200",
+    ),
+    Insight(
         id="orders_by_city",
         title="Cities placing the most orders",
         section="Where customers are",
