@@ -120,8 +120,8 @@ def _post_process(
                 entry[0] = people
             else:
                 entry[1:] = [people, int(float(cells.get("requests") or 0))]
-        ranked = sorted(places.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
-        return [[city, *counts] for city, counts in ranked[:10]]
+        by_audience = sorted(places.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+        return [[name, *counts] for name, counts in by_audience[:10]]
     if insight.id in ("daily", "menu_and_orders_daily"):
         return [[str(row[0])[:10], *row[1:]] for row in sorted(rows, key=lambda r: str(r[0]))]
     return rows
