@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cafepipe.aws import AwsClients
 from cafepipe.cli import cli
-from cafepipe.config import load_config
+from cafepipe.config import STACK_OUTPUTS, load_config
 from cafepipe.emulator import EmulatorInfo
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
@@ -67,15 +67,7 @@ def deployed(
 
 def test_outputs(deployed: Deployed) -> None:
     outputs = deployed.outputs
-    for name in (
-        "instance_id",
-        "site_url",
-        "bucket_name",
-        "access_log_group",
-        "error_log_group",
-        "dashboard_name",
-        "dashboard_url",
-    ):
+    for name in STACK_OUTPUTS:
         assert outputs.get(name), name
     assert outputs["bucket_name"] == deployed.config.bucket_name
     assert outputs["access_log_group"] == f"{STACK}/apache/access"
