@@ -32,6 +32,11 @@ DEFAULT_INSTANCE_TYPE = "t4g.nano"
 DEFAULT_RETENTION_DAYS = 180  # what the exercise uses (lab.md)
 STATE_ROOT = ".cafepipe"
 
+# How visitors reach the site: through CloudFront to a server with no public IPv4 address
+# (default: HTTPS, visitor geography, $3.65/month less), or straight to the server's public IP.
+SITE_ACCESS_CHOICES = ("cloudfront", "public-ip")
+DEFAULT_SITE_ACCESS = "cloudfront"
+
 # The offline provider (see reference/dependencies.md) and the one real AWS users get.
 OFFLINE_PROVIDER_VERSION = "3.39.0"
 CURRENT_PROVIDER_CONSTRAINT = "~> 6.0"
@@ -79,6 +84,7 @@ LOGROTATE_CONFIG_PATH = "/etc/logrotate.d/cafepipe-access"
 AGENT_DIR = "/opt/aws/amazon-cloudwatch-agent"
 AGENT_CTL = f"{AGENT_DIR}/bin/amazon-cloudwatch-agent-ctl"
 AGENT_CONFIG_PATH = f"{AGENT_DIR}/etc/cafepipe-agent.json"
+SSM_AGENT_CONFIG_PATH = "/etc/amazon/ssm/amazon-ssm-agent.json"
 AGENT_STATE_DIR = f"{AGENT_DIR}/logs/state"  # per-file read offsets (the trap in lab.md)
 
 # Terraform outputs of every stack (contract for simulate-logs, insights, status).
@@ -104,6 +110,7 @@ SCALAR_KEYS = (
     "stack",
     "region",
     "instance_type",
+    "site_access",
     "allowed_http_cidr",
     "log_retention_days",
     "bucket_name",
@@ -130,6 +137,7 @@ class StackConfig:
     stack: str = DEFAULT_STACK
     region: str = DEFAULT_REGION
     instance_type: str = DEFAULT_INSTANCE_TYPE
+    site_access: str = DEFAULT_SITE_ACCESS
     allowed_http_cidr: str = "0.0.0.0/0"
     log_retention_days: int = DEFAULT_RETENTION_DAYS
     bucket_name: str = ""
@@ -153,6 +161,16 @@ class StackConfig:
     @property
     def provider_major(self) -> int:
         return 3 if self.emulated else 6
+
+    @property
+    def private_network(self) -> bool:
+        """The server has no public IPv4 address (site_access = "cloudfront")."""
+        return self.site_access == "cloudfront"
+
+    @property
+    def cloudfront(self) -> bool:
+        """CloudFront is rendered: the offline provider (3.39) predates VPC origins (5.82)."""
+        return self.private_network and self.provider_major >= 6
 
     @property
     def architecture(self) -> str:
@@ -245,6 +263,23 @@ def _validate_cidr(value: Any) -> str:
     if network.version != 4:
         raise ConfigError("allowed_http_cidr", f"{value!r}: only IPv4 CIDR blocks are supported")
     return str(network)
+
+
+def _validate_site_access(value: Any, allowed_http_cidr: str) -> str:
+    if value not in SITE_ACCESS_CHOICES:
+        raise ConfigError(
+            "site_access",
+            f"{value!r} is not a way to reach the site",
+            "use 'cloudfront' (default: no public IP on the server) or 'public-ip'",
+        )
+    if value == "cloudfront" and allowed_http_cidr != "0.0.0.0/0":
+        raise ConfigError(
+            "allowed_http_cidr",
+            f"{allowed_http_cidr} applies only with site_access = 'public-ip'",
+            "behind CloudFront only AWS WAF (from $5/month) can filter visitors by address; "
+            "set site_access = 'public-ip' to restrict the site to a CIDR block",
+        )
+    return str(value)
 
 
 def _validate_retention(value: Any) -> int:
@@ -395,11 +430,15 @@ def load_config(
     if not isinstance(usage, Mapping):
         raise ConfigError("usage", "must be a table, e.g. [usage] log_lines_per_month = 1000000")
     terraform_bin = merged.get("terraform_bin") or None
+    allowed_http_cidr = _validate_cidr(merged.get("allowed_http_cidr", "0.0.0.0/0"))
     return StackConfig(
         stack=stack,
         region=region,
         instance_type=_validate_instance_type(merged.get("instance_type", DEFAULT_INSTANCE_TYPE)),
-        allowed_http_cidr=_validate_cidr(merged.get("allowed_http_cidr", "0.0.0.0/0")),
+        site_access=_validate_site_access(
+            merged.get("site_access", DEFAULT_SITE_ACCESS), allowed_http_cidr
+        ),
+        allowed_http_cidr=allowed_http_cidr,
         log_retention_days=_validate_retention(
             merged.get("log_retention_days", DEFAULT_RETENTION_DAYS)
         ),

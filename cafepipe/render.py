@@ -42,6 +42,10 @@ HTML_SUFFIXES = ("html.j2", "htm.j2", "php.j2", "svg.j2", "xml.j2")
 INSTANCE_DIR = "instance"  # inside the rendered Terraform directory
 DASHBOARD_FILE = "dashboard.json"
 USER_DATA_FILE = f"{INSTANCE_DIR}/user_data.sh"
+CDN_MODULE_DIR = "modules/cdn/"
+# Zone ids where CloudFront cannot reach a VPC origin (CloudFront Developer Guide, "Restrict
+# access with VPC origins"; re-check when adding regions): the server is never put there.
+ZONES_WITHOUT_VPC_ORIGINS = ["use1-az3", "usw1-az2", "apne1-az3"]
 USER_DATA_LIMIT_BYTES = 16 * 1024  # EC2's limit on (gzip-compressed) user data
 
 # On the instance (Amazon Linux 2023).
@@ -273,16 +277,19 @@ def apache_config(
     access_log_path: str = cfg.ACCESS_LOG_PATH,
     site_dir: str = SITE_DIR,
     combined_log_path: str | None = None,
+    behind_cloudfront: bool = False,
 ) -> str:
     """The Apache config of the site: the JSON `cloudwatch` access log, `/cafe`, the include dir.
 
     `combined_log_path=None` leaves the combined log to the stock httpd.conf (the instance).
+    `behind_cloudfront` logs the visitor's address from X-Forwarded-For instead of the peer's.
     """
     return render_template(
         "instance/httpd-cafe.conf.j2",
         access_log_path=access_log_path,
         site_dir=site_dir,
         combined_log_path=combined_log_path,
+        behind_cloudfront=behind_cloudfront,
     )
 
 
@@ -357,7 +364,12 @@ def _instance_file(path: str, content: bytes) -> InstanceFile:
 def instance_files(config: StackConfig) -> dict[str, bytes]:
     """The files put on the instance: absolute path → content."""
     files = {site_file_location(path): data for path, data in site_files(config).items()}
-    files[HTTPD_CONF_PATH] = apache_config().encode()
+    files[HTTPD_CONF_PATH] = apache_config(behind_cloudfront=config.private_network).encode()
+    if config.private_network:
+        # No public IPv4: the SSM agent must use Systems Manager's dual-stack (IPv6) endpoints.
+        files[cfg.SSM_AGENT_CONFIG_PATH] = (
+            json.dumps({"Agent": {"UseDualStackEndpoint": True}}, indent=2) + "\n"
+        ).encode()
     files[cfg.ARCHIVE_SCRIPT_PATH] = archive_script(config).encode()
     files[cfg.LOGROTATE_CONFIG_PATH] = logrotate_config().encode()
     files[cfg.AGENT_CONFIG_PATH] = (
@@ -380,6 +392,7 @@ def user_data(config: StackConfig, files: Mapping[str, bytes] | None = None) -> 
         agent_config_path=cfg.AGENT_CONFIG_PATH,
         archive_script_path=cfg.ARCHIVE_SCRIPT_PATH,
         site_url_path=catalog.HOME_PATH,
+        private_network=config.private_network,
     )
 
 
@@ -420,6 +433,9 @@ def terraform_context(config: StackConfig) -> dict[str, Any]:
         # t2 is the one family config allows that cannot be EBS-optimized.
         "ebs_optimized": cfg.instance_family(config.instance_type) != "t2",
         "stack_outputs": cfg.STACK_OUTPUTS,
+        "private_network": config.private_network,
+        "cloudfront": config.cloudfront,
+        "zones_without_vpc_origins": ZONES_WITHOUT_VPC_ORIGINS if config.cloudfront else [],
     }
 
 
@@ -435,6 +451,8 @@ def stack_files(config: StackConfig) -> dict[str, bytes]:
     files: dict[str, bytes] = {
         template[: -len(TEMPLATE_SUFFIX)]: render_terraform_template(template, **context).encode()
         for template in _terraform_templates()
+        # A module the root does not call is not written (the CDN one needs provider ≥ 5.82).
+        if config.cloudfront or not template.startswith(CDN_MODULE_DIR)
     }
     files[DASHBOARD_FILE] = (
         json.dumps(dashboard_body(config), indent=2, ensure_ascii=False) + "\n"

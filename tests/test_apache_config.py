@@ -113,6 +113,7 @@ def _main_config(root: Path, port: int, document_root: Path) -> str:
             ("alias_module", "mod_alias.so"),
             ("dir_module", "mod_dir.so"),
             ("mime_module", "mod_mime.so"),
+            ("setenvif_module", "mod_setenvif.so"),
         )
     )
     mime_types = "TypesConfig /etc/mime.types" if Path("/etc/mime.types").is_file() else ""
@@ -157,6 +158,17 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], error_log: Path)
 
 @pytest.fixture
 def apache() -> Iterator[ApacheSite]:
+    """The site as served straight from its public IP (site_access = "public-ip")."""
+    yield from _serve(behind_cloudfront=False)
+
+
+@pytest.fixture
+def apache_behind_cloudfront() -> Iterator[ApacheSite]:
+    """The site as served behind CloudFront (site_access = "cloudfront", the default)."""
+    yield from _serve(behind_cloudfront=True)
+
+
+def _serve(behind_cloudfront: bool) -> Iterator[ApacheSite]:
     # Not tmp_path: when run as root, Apache's children drop to an unprivileged user, who
     # must be able to traverse to the site (pytest's base temp dir is private).
     root = Path(tempfile.mkdtemp(prefix="cafepipe-apache-"))
@@ -173,6 +185,7 @@ def apache() -> Iterator[ApacheSite]:
                 access_log_path=str(access_log),
                 site_dir=str(site_dir),
                 combined_log_path=str(combined_log),
+                behind_cloudfront=behind_cloudfront,
             )
         )
         port = _free_port()
@@ -307,3 +320,24 @@ def test_json_access_log_from_a_real_apache(apache: ApacheSite) -> None:
     # The usual combined log is written too.
     combined = _read_log_lines(apache.combined_log, len(checks))
     assert len(combined) == len(checks) and '"GET /cafe HTTP/1.1" 200' in combined[0]
+
+
+def test_behind_cloudfront_the_visitor_is_the_last_forwarded_address(
+    apache_behind_cloudfront: ApacheSite, apache: ApacheSite
+) -> None:
+    """CloudFront appends the visitor to X-Forwarded-For; what comes before can be forged."""
+    cases = [
+        ({"X-Forwarded-For": "198.51.100.23"}, "198.51.100.23"),
+        ({"X-Forwarded-For": "10.9.9.9, 203.0.113.7"}, "203.0.113.7"),  # forged first entry
+        ({"X-Forwarded-For": "1.2.3.4,2001:db8::5 "}, "2001:db8::5"),
+        ({}, "127.0.0.1"),  # no header: the peer
+    ]
+    for headers, _ in cases:
+        status, _body = apache_behind_cloudfront.request("GET", catalog.HOME_PATH, headers)
+        assert status == 200
+    lines = _read_log_lines(apache_behind_cloudfront.access_log, len(cases))
+    assert [json.loads(line)["remoteIP"] for line in lines] == [ip for _, ip in cases]
+    # Served straight from its own address, the header is the visitor's to forge: ignored.
+    apache.request("GET", catalog.HOME_PATH, {"X-Forwarded-For": "198.51.100.23"})
+    (line,) = _read_log_lines(apache.access_log, 1)
+    assert json.loads(line)["remoteIP"] == "127.0.0.1"

@@ -41,14 +41,25 @@ from cafepipe.render import (
 )
 
 ENDPOINT = "http://127.0.0.1:4566"
-MODULES = ("compute", "identity", "observability", "storage")
+MODULES = ("compute", "identity", "network", "observability", "storage")
 CHECKOV = Path(sys.prefix) / "checkov" / "bin" / "checkov"  # its own venv (make install)
-# Every checkov skip in the templates, with the reason in the README (issue 2).
-EXPECTED_CHECKOV_SKIPS = {
+# Every checkov skip in the templates, with the reason in the README (issues 2 and 5).
+COMMON_CHECKOV_SKIPS = {
     "CKV_AWS_18", "CKV_AWS_144", "CKV_AWS_145", "CKV2_AWS_62",  # S3 bucket
     "CKV_AWS_158", "CKV_AWS_338",  # log groups
-    "CKV_AWS_260", "CKV_AWS_88", "CKV_AWS_126", "CKV_AWS_394",  # EC2
+    "CKV_AWS_126", "CKV_AWS_394",  # EC2
 }  # fmt: skip
+PUBLIC_IP_SKIPS = {"CKV_AWS_260", "CKV_AWS_88"}  # port 80 from the internet, public IP
+PRIVATE_NETWORK_SKIPS = {"CKV2_AWS_11"}  # VPC flow logs
+CLOUDFRONT_SKIPS = {
+    "CKV_AWS_68", "CKV2_AWS_47", "CKV_AWS_86", "CKV_AWS_174", "CKV2_AWS_42", "CKV_AWS_310",
+    "CKV_AWS_305", "CKV_AWS_374",
+}  # fmt: skip
+EXPECTED_CHECKOV_SKIPS = {
+    "aws6": COMMON_CHECKOV_SKIPS | PRIVATE_NETWORK_SKIPS | CLOUDFRONT_SKIPS,
+    "aws3": COMMON_CHECKOV_SKIPS | PRIVATE_NETWORK_SKIPS,
+    "aws6-public-ip": COMMON_CHECKOV_SKIPS | PUBLIC_IP_SKIPS,
+}
 
 
 def make_config(tmp_path: Path, emulated: bool, **flags: str) -> StackConfig:
@@ -149,7 +160,11 @@ def test_outputs_variables_and_tags_follow_the_conventions(tmp_path: Path) -> No
 
 def test_security_properties_are_in_the_templates(tmp_path: Path) -> None:
     """The properties the stack promises; the emulator tests check them on real resources."""
-    out = render_stack(make_config(tmp_path, emulated=False, allowed_http_cidr="203.0.113.0/24"))
+    out = render_stack(
+        make_config(
+            tmp_path, emulated=False, site_access="public-ip", allowed_http_cidr="203.0.113.0/24"
+        )
+    )
     compute = read(out, "modules/compute/main.tf")
     web_sg = hcl_blocks(compute, "resource")["aws_security_group.web"]
     ingress = re.findall(r"ingress \{(.*?)\n  \}", web_sg, re.S)
@@ -175,6 +190,51 @@ def test_security_properties_are_in_the_templates(tmp_path: Path) -> None:
     assert f'archive_prefix            = "{ARCHIVE_PREFIX}"' in main
 
 
+def test_default_site_access_keeps_the_server_off_the_internet(tmp_path: Path) -> None:
+    """site_access = "cloudfront": no public IPv4, in from CloudFront only, out over IPv6/S3."""
+    out = render_stack(make_config(tmp_path, emulated=False))
+    compute = read(out, "modules/compute/main.tf")
+    instance = hcl_blocks(compute, "resource")["aws_instance.web"]
+    assert "associate_public_ip_address = false" in instance
+    assert "ipv6_address_count          = 1" in instance
+    web_sg = hcl_blocks(compute, "resource")["aws_security_group.web"]
+    ingress = re.findall(r"ingress \{(.*?)\n  \}", web_sg, re.S)
+    assert len(ingress) == 1 and "from_port       = 80" in ingress[0]
+    assert "data.aws_ec2_managed_prefix_list.cloudfront.id" in ingress[0]
+    assert "cidr_blocks" not in ingress[0]
+    assert "com.amazonaws.global.cloudfront.origin-facing" in compute
+    egress = re.findall(r"egress \{(.*?)\n  \}", web_sg, re.S)
+    assert len(egress) == 2 and all("from_port        = 443" in e or "443" in e for e in egress)
+    assert "0.0.0.0/0" not in web_sg  # no IPv4 internet at all
+    network = hcl_blocks(read(out, "modules/network/main.tf"), "resource")
+    assert "map_public_ip_on_launch         = false" in network["aws_subnet.private"]
+    assert "egress_only_gateway_id" in network["aws_route.ipv6_out"]
+    # The internet gateway (required by VPC origins) is attached but no route uses it.
+    assert not any("aws_internet_gateway.main" in body for body in network.values())
+    assert 'vpc_endpoint_type = "Gateway"' in network["aws_vpc_endpoint.s3"]
+    cdn = read(out, "modules/cdn/main.tf")
+    assert '"Managed-CachingDisabled"' in cdn  # every visit reaches Apache and its log
+    assert '"Managed-AllViewerAndCloudFrontHeaders-2022-06"' in cdn  # viewer city, region...
+    assert 'viewer_protocol_policy     = "redirect-to-https"' in cdn
+    assert "vpc_origin_config" in cdn and 'origin_protocol_policy = "http-only"' in cdn
+    outputs = hcl_blocks(read(out, "outputs.tf"), "output")
+    assert 'value       = "https://${module.cdn.domain_name}/cafe"' in outputs["site_url"]
+    assert 'module "cdn"' in read(out, "main.tf")
+
+
+def test_emulated_default_render_has_the_private_network_without_cloudfront(
+    tmp_path: Path,
+) -> None:
+    """Provider 3.39 has no VPC origins: the emulator gets the network, not the distribution."""
+    out = render_stack(make_config(tmp_path, emulated=True))
+    assert not (out / "modules" / "cdn").exists()
+    main = read(out, "main.tf")
+    assert 'module "cdn"' not in main and "has no CloudFront" in main
+    assert "associate_public_ip_address = false" in read(out, "modules/compute/main.tf")
+    outputs = hcl_blocks(read(out, "outputs.tf"), "output")
+    assert "module.compute.private_ip" in outputs["site_url"]
+
+
 # ----------------------------------------------------------------- re-rendering
 
 
@@ -192,7 +252,7 @@ def test_rerender_keeps_terraform_files_and_removes_stale_rendered_ones(tmp_path
         "cafepipe.tfplan": "plan",
         "backend.tf": 'terraform {\n  backend "local" {}\n}\n',
     }
-    stale = ["old.tf", "modules/network/main.tf", "instance/site/cafe/old.php"]
+    stale = ["old.tf", "modules/legacy/main.tf", "instance/site/cafe/old.php"]
     for relative, text in {**kept, **dict.fromkeys(stale, "# stale")}.items():
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         (out / relative).write_text(text)
@@ -201,7 +261,7 @@ def test_rerender_keeps_terraform_files_and_removes_stale_rendered_ones(tmp_path
     assert set(second.removed) == set(stale)
     for relative, text in kept.items():
         assert (out / relative).read_text() == text, relative
-    assert not (out / "modules" / "network").exists()
+    assert not (out / "modules" / "legacy").exists()
     # A changed setting rewrites only what depends on it.
     third = render_stack_files(make_config(tmp_path, emulated=True, instance_type="t3.micro"))
     assert third.changed == ("variables.tf",)
@@ -426,6 +486,9 @@ def both_renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "aws6": render_stack(make_config(root, emulated=False), root / "aws6"),
         "aws3": render_stack(make_config(root, emulated=True), root / "aws3"),
+        "aws6-public-ip": render_stack(
+            make_config(root, emulated=False, site_access="public-ip"), root / "aws6-public-ip"
+        ),
     }
 
 
@@ -478,7 +541,7 @@ def test_checkov_passes_both_renders_with_only_the_documented_skips(
             for c in results["skipped_checks"]
             if c["file_path"].split("/")[1] == flavour
         }
-        assert skipped == EXPECTED_CHECKOV_SKIPS, flavour
+        assert skipped == EXPECTED_CHECKOV_SKIPS[flavour], flavour
     # Every skip says why (the text after `#checkov:skip=<id>:`).
     for template in (Path(render_module.terraform_dir())).rglob("*.tf.j2"):
         for reason in re.findall(r"#checkov:skip=[\w]+:(.*)", template.read_text()):

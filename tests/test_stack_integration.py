@@ -22,6 +22,7 @@ from cafepipe.emulator import EmulatorInfo
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
 
 STACK = "itest"
+CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
 def _run(args: list[str]) -> Any:
@@ -95,15 +96,60 @@ def test_instance_is_locked_down(deployed: Deployed) -> None:
     assert volumes and all(v["Encrypted"] for v in volumes)
     tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
     assert tags["cafepipe:stack"] == STACK
-    groups = ec2.describe_security_groups(
-        GroupIds=[g["GroupId"] for g in instance["SecurityGroups"]]
-    )["SecurityGroups"]
+    # In a subnet, the provider launches through a network interface spec; the emulator then
+    # reports the groups on the interface only.
+    group_ids = {
+        g["GroupId"]
+        for g in instance["SecurityGroups"]
+        + [g for i in instance["NetworkInterfaces"] for g in i["Groups"]]
+    }
+    groups = ec2.describe_security_groups(GroupIds=sorted(group_ids))["SecurityGroups"]
+    assert [g["GroupName"] for g in groups] == [f"cafepipe-{STACK}-web"]
+    cloudfront = ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [CLOUDFRONT_PREFIX_LIST]}]
+    )["PrefixLists"][0]["PrefixListId"]
     for group in groups:
-        for rule in group["IpPermissions"]:
-            assert rule.get("FromPort") == 80 and rule.get("ToPort") == 80, (
-                rule
-            )  # HTTP only, no SSH
-            assert [r["CidrIp"] for r in rule["IpRanges"]] == ["0.0.0.0/0"]
+        for rule in group["IpPermissions"]:  # HTTP from CloudFront only; no SSH
+            assert (rule.get("FromPort"), rule.get("ToPort")) == (80, 80), rule
+            assert [p["PrefixListId"] for p in rule["PrefixListIds"]] == [cloudfront]
+            assert rule["IpRanges"] == [] and rule.get("Ipv6Ranges", []) == []
+        for rule in group["IpPermissionsEgress"]:  # HTTPS out, never to the IPv4 internet
+            assert (rule.get("FromPort"), rule.get("ToPort")) == (443, 443), rule
+            assert rule["IpRanges"] == [], rule
+
+
+def test_server_has_no_public_ipv4_and_only_ipv6_and_s3_routes_out(deployed: Deployed) -> None:
+    """site_access = "cloudfront": the $3.65/month public IPv4 address is gone, not hidden."""
+    ec2 = deployed.client("ec2")
+    instance = ec2.describe_instances(InstanceIds=[deployed.outputs["instance_id"]])[
+        "Reservations"
+    ][0]["Instances"][0]
+    assert not instance.get("PublicIpAddress")
+    assert deployed.outputs["site_url"] == f"http://{instance['PrivateIpAddress']}/cafe"
+    interfaces = instance["NetworkInterfaces"]
+    assert not any(i.get("Association", {}).get("PublicIp") for i in interfaces)
+    # (The emulator ignores the interface spec's IPv6 address count: the subnet shows it.)
+    subnet = ec2.describe_subnets(SubnetIds=[instance["SubnetId"]])["Subnets"][0]
+    assert subnet["MapPublicIpOnLaunch"] is False
+    assert subnet["AssignIpv6AddressOnCreation"] is True
+    assert [a["Ipv6CidrBlock"][-3:] for a in subnet["Ipv6CidrBlockAssociationSet"]] == ["/64"]
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
+    assert subnet["VpcId"] != default_vpc["Vpcs"][0]["VpcId"]
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+    )["RouteTables"]
+    routes = [route for table in tables for route in table["Routes"]]
+    # No route to the internet gateway: IPv4 stays inside the VPC (and S3's gateway endpoint).
+    assert not any(r.get("GatewayId", "").startswith("igw-") for r in routes), routes
+    ipv6_out = [r for r in routes if r.get("DestinationIpv6CidrBlock") == "::/0"]
+    assert [r.get("EgressOnlyInternetGatewayId", "")[:5] for r in ipv6_out] == ["eigw-"]
+    endpoints = ec2.describe_vpc_endpoints(
+        Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]}]
+    )["VpcEndpoints"]
+    assert [(e["ServiceName"], e["VpcEndpointType"]) for e in endpoints] == [
+        ("com.amazonaws.us-east-1.s3", "Gateway")
+    ]
+    assert tables[0]["RouteTableId"] in endpoints[0]["RouteTableIds"]
 
 
 def test_bucket_is_private_encrypted_and_tls_only(deployed: Deployed) -> None:
