@@ -783,6 +783,7 @@ Examples:
   cafepipe cost                              # the default stack at the default usage
   cafepipe cost --usage usage.toml           # your own traffic assumptions
   cafepipe --region us-east-2 cost --instance-type t4g.micro --format json
+  cafepipe cost --site-access public-ip     # the exercise's layout: + the public IPv4 address
   cafepipe cost --format csv --months 24 > cost.csv
 
 \b
@@ -813,6 +814,11 @@ usage.toml (also accepted as [usage] in cafepipe.toml), e.g.:
 )
 @click.option("--instance-type", help="Price another instance type (default: the config's).")
 @click.option(
+    "--site-access",
+    type=click.Choice(["cloudfront", "public-ip"]),
+    help="Price another way of reaching the site (default: the config's site_access).",
+)
+@click.option(
     "--rendered",
     "rendered_dir",
     type=click.Path(file_okay=False, exists=True),
@@ -825,6 +831,7 @@ def cost_command(
     output_format: str,
     months: int,
     instance_type: str | None,
+    site_access: str | None,
     rendered_dir: str | None,
 ) -> None:
     """What the stack costs per month and per year — offline, before anything is created.
@@ -836,7 +843,8 @@ def cost_command(
     """
     from cafepipe import cost
 
-    config = state.config(instance_type=instance_type) if instance_type else state.config()
+    overrides = {"instance_type": instance_type, "site_access": site_access}
+    config = state.config(**{k: v for k, v in overrides.items() if v})
     usage = cost.read_usage_file(usage_file) if usage_file else None
     report = cost.estimate_cost(
         config, usage, months=months, terraform_dir=Path(rendered_dir) if rendered_dir else None

@@ -671,7 +671,7 @@ class _Estimate:
         free = FREE_TIERS.get(free_key or "")
         if free is not None and free.applied:
             billable = max(0.0, quantity - free.quantity)
-            item = f"{item}, first {free.quantity:g} free"
+            item = f"{item}, first {format_quantity(free.quantity)} free"
         line = CostItem(
             service,
             item,
@@ -1191,18 +1191,40 @@ def _storage_and_transfer(
             "S3 Select is not priced: closed to new customers; the S3 copy is queried with "
             "DuckDB locally (GET requests + data out) or Athena at scale"
         )
+    requests = float(usage["log_lines_per_month"] or 0)
     out = usage["data_out_gb_per_month"]
     if out is None:
-        out = (
-            float(usage["log_lines_per_month"] or 0) * float(usage["bytes_per_response"] or 0) / GB
+        out = requests * float(usage["bytes_per_response"] or 0) / GB
+    if inventory.count("aws_cloudfront_distribution"):
+        # Visitors get the site from CloudFront; EC2 → CloudFront (the origin fetches) is free.
+        est.add(
+            "CloudFront",
+            "HTTPS requests",
+            requests,
+            "cloudfront.https_requests",
+            "cloudfront.https_requests",
+            unit="requests",
         )
-    est.add(
-        "Data transfer",
-        "out to the internet",
-        out,
-        "transfer.out_internet",
-        "transfer.out_internet",
-    )
+        est.add(
+            "CloudFront",
+            "data out to the internet",
+            out,
+            "cloudfront.out_internet",
+            "cloudfront.out_internet",
+        )
+        est.add_free("Data transfer", "EC2 to CloudFront (origin fetches)", out, "GB")
+        notes.append(
+            "CloudFront: caching is off (every visit must reach the access log), so every "
+            "request is an origin fetch; VPC origins cost nothing of their own"
+        )
+    else:
+        est.add(
+            "Data transfer",
+            "out to the internet",
+            out,
+            "transfer.out_internet",
+            "transfer.out_internet",
+        )
     athena = float(usage["athena_tb_scanned_per_month"] or 0)
     if athena:
         est.add("Athena", "data scanned", athena, "athena.scanned")
@@ -1255,6 +1277,7 @@ FREE_RESOURCE_PREFIXES = (
     "aws_ssm_association",
     "aws_cloudwatch_log_stream",
     "aws_cloudwatch_log_resource_policy",
+    "aws_cloudfront_vpc_origin",
     "random_",
     "null_",
     "terraform_data",
@@ -1274,6 +1297,7 @@ PRICED_TYPES = frozenset(
         "aws_cloudwatch_dashboard",
         "aws_cloudwatch_log_group",
         "aws_s3_bucket",
+        "aws_cloudfront_distribution",
         "aws_kms_key",
         "aws_ssm_parameter",
         "aws_sns_topic",
@@ -1330,9 +1354,9 @@ def _seed_comparison(items: list[CostItem], total: float) -> str:
     )
     if verdict == "over":
         text += (
-            "; to get under it: run the server fewer hours (instance_hours_per_month, e.g. "
-            "365 for 12 h a day: instance and IPv4 hours both halve, but the public address "
-            "changes at each start) or serve the site without a public IPv4 address"
+            "; to get under it: serve the site through CloudFront (site_access = "
+            '"cloudfront", the default: no public IPv4 address) or run the server fewer '
+            "hours (instance_hours_per_month, e.g. 365 for 12 h a day)"
         )
     return text
 

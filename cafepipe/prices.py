@@ -30,6 +30,7 @@ S3_PRICING = "https://aws.amazon.com/s3/pricing/"
 ATHENA_PRICING = "https://aws.amazon.com/athena/pricing/"
 KMS_PRICING = "https://aws.amazon.com/kms/pricing/"
 SSM_PRICING = "https://aws.amazon.com/systems-manager/pricing/"
+CLOUDFRONT_PRICING = "https://aws.amazon.com/cloudfront/pricing/"
 
 # How each figure was checked (no internet on the build machine: pages seen through the search
 # index, or figures carried in reference/dependencies.md that were checked earlier).
@@ -101,6 +102,10 @@ _US_STANDARD: dict[str, Price] = {
     "s3.get_requests": _p(0.0004 / 1000, "request", S3_PRICING, CHECKED_DEPS),
     # Data transfer out to the internet (first 10 TB tier), all services together.
     "transfer.out_internet": _p(0.09, "GB", EC2_PRICING, CHECKED_DEPS),
+    # CloudFront, United States / Mexico / Canada and Europe (PriceClass_100), first 10 TB.
+    # Origin fetches from EC2 to CloudFront are free; VPC origins have no charge of their own.
+    "cloudfront.out_internet": _p(0.085, "GB", CLOUDFRONT_PRICING, CHECKED_STABLE),
+    "cloudfront.https_requests": _p(0.01 / 10_000, "request", CLOUDFRONT_PRICING, CHECKED_STABLE),
     "athena.scanned": _p(5.00, "TB scanned", ATHENA_PRICING, CHECKED_DEPS),
     "kms.key": _p(1.00, "key-month", KMS_PRICING, CHECKED_STABLE),
     "ssm.advanced_parameter": _p(0.05, "parameter-month", SSM_PRICING, CHECKED_STABLE),
@@ -133,6 +138,12 @@ FREE_TIERS: Mapping[str, FreeTier] = MappingProxyType(
         ),
         "transfer.out_internet": FreeTier(
             100, "GB", True, True, "100 GB out to the internet per month, all services, always free"
+        ),
+        "cloudfront.out_internet": FreeTier(
+            1_000, "GB", True, True, "1 TB out to the internet per month, always free"
+        ),
+        "cloudfront.https_requests": FreeTier(
+            10_000_000, "requests", True, True, "10 million HTTP(S) requests a month, always free"
         ),
         "ec2.micro_hours": FreeTier(
             750, "hours", False, False, "12-month tier (t2/t3.micro) — expired for every account"

@@ -75,6 +75,23 @@ def test_bucket_name_is_stable_and_differs_per_checkout(tmp_path: Path) -> None:
     validate_bucket_name(a1.bucket_name)
 
 
+def test_site_access_defaults_to_cloudfront_and_public_ip_takes_a_cidr(tmp_path: Path) -> None:
+    default = load_config(None, {"state_dir": str(tmp_path)}, environ={})
+    assert default.site_access == "cloudfront" and default.private_network
+    assert default.cloudfront  # real AWS: provider 6 has VPC origins
+    emulated = load_config(
+        None, {"state_dir": str(tmp_path), "endpoint_url": "http://127.0.0.1:5000"}, environ={}
+    )
+    assert emulated.private_network and not emulated.cloudfront  # provider 3.39 has none
+    public = load_config(
+        None,
+        {"state_dir": str(tmp_path), "allowed_http_cidr": "203.0.113.0/24"},
+        environ={"CAFEPIPE_SITE_ACCESS": "public-ip"},
+    )
+    assert public.site_access == "public-ip" and not public.private_network
+    assert public.allowed_http_cidr == "203.0.113.0/24" and not public.cloudfront
+
+
 BAD_VALUES = [
     ("stack", "Cafe!", "stack"),
     ("stack", "a" * 21, "stack"),
@@ -85,6 +102,9 @@ BAD_VALUES = [
     ("allowed_http_cidr", "10.0.0.1/33", "allowed_http_cidr"),
     ("allowed_http_cidr", "10.0.0.1/24", "allowed_http_cidr"),  # host bits set
     ("allowed_http_cidr", "::/0", "allowed_http_cidr"),
+    # Behind CloudFront (the default) only WAF could filter by address: refused, not ignored.
+    ("allowed_http_cidr", "203.0.113.0/24", "allowed_http_cidr"),
+    ("site_access", "direct", "site_access"),
     ("log_retention_days", 42, "log_retention_days"),
     ("log_retention_days", "forever", "log_retention_days"),
     ("bucket_name", "Has_Upper", "bucket_name"),

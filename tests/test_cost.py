@@ -583,6 +583,21 @@ def test_cli_unpriced_region_or_instance_type_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_cli_site_access_prices_the_other_layout(tmp_path: Path) -> None:
+    pytest.importorskip("cafepipe.render")
+    totals = {}
+    for access in ("cloudfront", "public-ip"):
+        result = run_cost(tmp_path, "--site-access", access, "--format", "json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        totals[access] = data["total_monthly_usd"]
+        services = {i["service"] for i in data["items"]}
+        assert ("CloudFront" in services) == (access == "cloudfront")
+    assert totals["public-ip"] == pytest.approx(totals["cloudfront"] + 3.65, abs=0.01)
+    result = run_cost(tmp_path, "--site-access", "direct")
+    assert result.exit_code == 2
+
+
 def test_cli_help_has_examples() -> None:
     from cafepipe.cli import cli
 
@@ -684,17 +699,42 @@ def test_estimate_renders_into_a_scratch_directory(tmp_path: Path) -> None:
 
 
 def test_default_stack_at_the_seed_usage(tmp_path: Path) -> None:
-    """The goal check, computed for real: what the default stack costs at the seed's usage."""
+    """The goal, computed for real: the default stack at the seed's usage is under $6.00."""
     pytest.importorskip("cafepipe.render")
     config = make_config(tmp_path, region="us-east-2")
+    assert config.site_access == "cloudfront"
     report = estimate_cost(config, {**SEED_USAGE, **PINNED_LOGS})
-    fixed = 730 * 0.0042 + 8 * 0.08 + 730 * 0.005 + 30 * 0.023 + 0.0025 + 0.0004
+    # Instance, root volume, 30 GB in S3, 500 PUT, 1,000 GET — and no public IPv4 address.
+    fixed = 730 * 0.0042 + 8 * 0.08 + 30 * 0.023 + 0.0025 + 0.0004
     insights = item(report, "CloudWatch Logs", "Logs Insights").monthly_usd
     assert report.total_monthly_usd == round(fixed + insights, 2)
-    # Without the public IPv4 address (charged since 2024; the seed predates it) the same
-    # stack is under the $6.00 goal; with it, it is not — the assumptions say so.
-    assert report.total_monthly_usd - 730 * 0.005 < 6.00
-    assert any("public IPv4" in a for a in report.assumptions)
+    assert report.total_monthly_usd < 6.00
+    assert not [i for i in report.items if "IPv4" in i.item]
+    # The site's traffic goes through CloudFront, inside its always-free tier.
+    requests = item(report, "CloudFront", "HTTPS requests")
+    out = item(report, "CloudFront", "data out")
+    assert requests.quantity == PINNED_LOGS["log_lines_per_month"] and requests.monthly_usd == 0
+    assert out.quantity == 5 and out.monthly_usd == 0
+    assert not [i for i in report.items if i.item == "out to the internet"]
+    assert any("under the $6.00 goal" in a for a in report.assumptions)
+
+
+def test_public_ip_site_access_pays_for_the_address(tmp_path: Path) -> None:
+    """The same stack served from the server's own public IP: $3.65 more, over the goal."""
+    pytest.importorskip("cafepipe.render")
+    cloudfront = estimate_cost(
+        make_config(tmp_path, region="us-east-2"), {**SEED_USAGE, **PINNED_LOGS}
+    )
+    public = estimate_cost(
+        make_config(tmp_path, region="us-east-2", site_access="public-ip"),
+        {**SEED_USAGE, **PINNED_LOGS},
+    )
+    address = item(public, "VPC", "public IPv4 address")
+    assert address.quantity == 730 and address.monthly_usd == pytest.approx(3.65)
+    assert public.total_monthly_usd == pytest.approx(cloudfront.total_monthly_usd + 3.65, abs=0.01)
+    assert public.total_monthly_usd > 6.00
+    assert any("over the $6.00 goal" in a and "cloudfront" in a for a in public.assumptions)
+    assert not [i for i in public.items if i.service == "CloudFront"]
 
 
 def test_dashboard_over_50_metrics_is_charged_and_its_range_is_read(tmp_path: Path) -> None:
