@@ -744,7 +744,8 @@ def _estimate(
         f"prices: public On-Demand list prices for {config.region} in USD, reviewed {PRICE_DATE}, "
         "before tax; no Savings Plans, credits or private pricing",
         "free tiers applied: only the always-free ones (10 custom metrics, 10 alarm metrics, "
-        "3 dashboards of ≤ 50 metrics, 5 GB log ingestion + 5 GB log storage, 100 GB data out), "
+        "3 dashboards of ≤ 50 metrics, 5 GB log ingestion + 5 GB log storage, 100 GB data out, "
+        "CloudFront's 1 TB out and 10 million requests), "
         "assuming this stack is the only user of them in the account; the 12-month tier "
         "(t3.micro hours, public IPv4 hours, 5 GB S3) is not applied: it ended for every account",
         "Logs Insights scans are charged from the first GB (AWS lists them in the same 5 GB "
@@ -823,6 +824,12 @@ def _compute(
             "public IPv4: charged since 2024-02-01 for every address; the instance's "
             "auto-assigned one is released (not charged) while stopped; the EBS volume is "
             "charged even then"
+        )
+    elif instance_count and not eips:
+        address = price(est.region, "vpc.public_ipv4").usd * hours * instance_count
+        notes.append(
+            "public IPv4: none — the server has no public address and visitors reach it through "
+            f'CloudFront (site_access = "cloudfront"); one would add {format_usd(address)}/month'
         )
     nat = inventory.count("aws_nat_gateway")
     if nat:

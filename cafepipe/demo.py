@@ -94,6 +94,12 @@ def run_demo(
             with TerraformProgress(console, "applying", expected=summary.add) as progress:
                 report.outputs = apply_plan(stack, progress.on_event)
             report.created = [r["address"] for r in summary.resources]
+            if config.private_network and not config.cloudfront:
+                return (
+                    f"{summary.add} resources created; the server has no public IPv4 address "
+                    "(CloudFront VPC origins need hashicorp/aws ≥ 5.82: not in the offline "
+                    "provider, so no distribution here)"
+                )
             return f"{summary.add} resources created"
 
         _timed(report, "up", up)

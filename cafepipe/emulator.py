@@ -12,6 +12,12 @@ switched off):
   when `aws:SecureTransport` is false) would deny every request. The extension evaluates
   `Bool`/`StringEquals` conditions on `aws:SecureTransport`, and counts requests to the
   emulator as TLS: it stands in for AWS's HTTPS endpoints.
+
+Two things differ on the emulator, both in the rendered Terraform: the offline provider (3.39)
+predates CloudFront VPC origins, so there is no distribution; and moto reads a few attributes
+of an instance in a subnet back wrong (an address association, no IPv6 address count, the
+security groups on the interface only, the subnet's IPv6 block state), so the emulator render
+ignores changes to exactly those (`ignore_changes`), or every plan would replace the server.
 """
 
 from __future__ import annotations
