@@ -23,12 +23,14 @@ from cafepipe.config import (
     AGENT_CONFIG_PATH,
     ARCHIVE_PREFIX,
     SIMULATED_LOG_PREFIX,
+    SSM_AGENT_CONFIG_PATH,
     STACK_OUTPUTS,
     StackConfig,
     load_config,
 )
 from cafepipe.dashboard import dashboard_body, saved_queries
 from cafepipe.render import (
+    HTTPD_CONF_PATH,
     USER_DATA_FILE,
     TemplateRenderError,
     hcl_literal,
@@ -382,6 +384,25 @@ def test_agent_config_ships_both_logs_with_real_timestamps(tmp_path: Path) -> No
     assert access["log_stream_name"] == "{instance_id}" and access["retention_in_days"] == 30
     assert access["timestamp_format"] == "%Y-%m-%dT%H:%M:%S.%fZ" and access["timezone"] == "UTC"
     assert error["log_group_name"] == "shop/apache/error"
+
+
+def test_private_server_talks_to_aws_over_dual_stack_endpoints(tmp_path: Path) -> None:
+    """No public IPv4: both agents must use the IPv6-capable endpoints; public-ip needs none."""
+    private = make_config(tmp_path, emulated=False)
+    files = instance_files(private)
+    assert json.loads(files[SSM_AGENT_CONFIG_PATH]) == {"Agent": {"UseDualStackEndpoint": True}}
+    assert render_module.agent_config(private)["agent"]["use_dualstack_endpoint"] is True
+    script = user_data(private, files)
+    # The agent started before its config existed: the user data restarts it, after writing it.
+    assert script.index(SSM_AGENT_CONFIG_PATH) < script.index("systemctl restart amazon-ssm-agent")
+    assert "X-Forwarded-For" in files[HTTPD_CONF_PATH].decode()
+
+    public = make_config(tmp_path, emulated=False, site_access="public-ip")
+    files = instance_files(public)
+    assert SSM_AGENT_CONFIG_PATH not in files
+    assert "use_dualstack_endpoint" not in render_module.agent_config(public)["agent"]
+    assert "amazon-ssm-agent" not in user_data(public, files)
+    assert "X-Forwarded-For" not in files[HTTPD_CONF_PATH].decode()
 
 
 def test_site_has_every_catalog_page_asset_and_item_image(tmp_path: Path) -> None:
