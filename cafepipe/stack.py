@@ -283,9 +283,46 @@ def _instance_alive(ec2: Any, instance_id: str) -> bool:
     return any(state not in ("terminated", "shutting-down") for state in states)
 
 
+# The stack's network: resource type → (EC2 describe call, its id parameter, its result key).
+EC2_NETWORK_DESCRIBES = {
+    "aws_vpc": ("describe_vpcs", "VpcIds", "Vpcs"),
+    "aws_subnet": ("describe_subnets", "SubnetIds", "Subnets"),
+    "aws_internet_gateway": (
+        "describe_internet_gateways",
+        "InternetGatewayIds",
+        "InternetGateways",
+    ),
+    "aws_egress_only_internet_gateway": (
+        "describe_egress_only_internet_gateways",
+        "EgressOnlyInternetGatewayIds",
+        "EgressOnlyInternetGateways",
+    ),
+    "aws_route_table": ("describe_route_tables", "RouteTableIds", "RouteTables"),
+    "aws_vpc_endpoint": ("describe_vpc_endpoints", "VpcEndpointIds", "VpcEndpoints"),
+}
+
+
+def _ec2_network_exists(ec2: Any, rtype: str, rid: str) -> bool:
+    call, id_parameter, result_key = EC2_NETWORK_DESCRIBES[rtype]
+    try:
+        found = getattr(ec2, call)(**{id_parameter: [rid]})[result_key]
+    except botocore.exceptions.ClientError as exc:
+        if "NotFound" in exc.response.get("Error", {}).get("Code", ""):
+            return False
+        raise AwsError(f"could not check a resource: {describe_client_error(exc)}") from exc
+    # A deleted endpoint stays listed for a while, in state "deleted".
+    return any(str(item.get("State", "")).lower() != "deleted" for item in found)
+
+
 def _resource_exists(clients: AwsClients, rtype: str, values: dict[str, Any]) -> bool | None:
     """Whether one resource from the state still exists; None for types not checked."""
     rid = str(values.get("id"))
+    if rtype in EC2_NETWORK_DESCRIBES:
+        return _ec2_network_exists(clients.client("ec2"), rtype, rid)
+    if rtype == "aws_cloudfront_distribution":
+        return _exists(lambda: clients.client("cloudfront").get_distribution(Id=rid))
+    if rtype == "aws_cloudfront_vpc_origin":
+        return _exists(lambda: clients.client("cloudfront").get_vpc_origin(Id=rid))
     if rtype == "aws_instance":
         ec2 = clients.client("ec2")
         try:
@@ -326,7 +363,7 @@ def find_leftovers(
     clients: AwsClients, config: StackConfig, inventory: list[dict[str, Any]]
 ) -> list[str]:
     """What of the stack still exists: each resource the state held, plus anything tagged
-    with the stack that the state did not know about (instances, security groups), plus
+    with the stack that the state did not know about (instances, security groups, VPCs), plus
     the stack's well-known names (bucket, log groups, dashboard)."""
     leftovers = []
     for resource in inventory:
@@ -341,6 +378,8 @@ def find_leftovers(
                 leftovers.append(f"instance {instance['InstanceId']} (tagged)")
     for group in ec2.describe_security_groups(Filters=tag_filter)["SecurityGroups"]:
         leftovers.append(f"security group {group['GroupId']} (tagged)")
+    for vpc in ec2.describe_vpcs(Filters=tag_filter)["Vpcs"]:
+        leftovers.append(f"VPC {vpc['VpcId']} (tagged)")
 
     if _exists(lambda: clients.client("s3").head_bucket(Bucket=config.bucket_name)):
         leftovers.append(f"bucket {config.bucket_name}")

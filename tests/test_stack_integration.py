@@ -285,6 +285,19 @@ def test_status_reports_in_sync(deployed: Deployed) -> None:
     assert status["outputs"]["instance_id"] == deployed.outputs["instance_id"]
 
 
+def test_leftover_check_sees_every_network_resource_while_it_exists(deployed: Deployed) -> None:
+    """What `destroy` relies on to say "nothing left": here, everything is still there."""
+    from cafepipe.stack import EC2_NETWORK_DESCRIBES, find_leftovers, open_stack, state_inventory
+
+    stack = open_stack(deployed.config)
+    inventory = state_inventory(stack)
+    network = [r["address"] for r in inventory if r["type"] in EC2_NETWORK_DESCRIBES]
+    assert {r.split(".")[-2] for r in network} == set(EC2_NETWORK_DESCRIBES)
+    leftovers = find_leftovers(stack.clients, deployed.config, inventory)
+    assert set(network) <= set(leftovers)
+    assert any(item.startswith("VPC vpc-") and item.endswith("(tagged)") for item in leftovers)
+
+
 def test_y_drift_is_reported_and_up_reconciles_it(deployed: Deployed) -> None:
     """A change made outside cafepipe shows as drift; re-running `up` puts it back."""
     logs = deployed.client("logs")
