@@ -30,6 +30,10 @@ SUCCESS = "Success"
 NOT_ONLINE_CAUSES = (
     "the instance has no outbound route to the SSM endpoints (public IP + internet gateway, "
     "a NAT gateway, or VPC endpoints for ssm, ssmmessages and ec2messages)",
+    "behind CloudFront (no public IPv4): the agent is not using the dual-stack endpoints "
+    "(/etc/amazon/ssm/amazon-ssm-agent.json, UseDualStackEndpoint) or the subnet has no "
+    "IPv6 route (`aws ec2 get-console-output --latest --instance-id <id>` shows the first "
+    "boot's log)",
     "the instance profile's role is not attached or lacks AmazonSSMManagedInstanceCore",
     "the SSM agent is not installed or not running (it is preinstalled on Amazon Linux 2023)",
 )
