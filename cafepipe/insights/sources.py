@@ -68,19 +68,11 @@ def latest_simulated_log(stack_dir: Path) -> Path | None:
 
 def download_s3_object(clients: AwsClients, bucket: str, key: str, target: Path) -> None:
     """Copy one S3 object to `target`."""
-    import botocore.exceptions
-
-    from cafepipe.aws import describe_client_error
-
-    try:
+    with _reading(
+        f"s3://{bucket}/{key}",
+        "check the bucket and key (aws s3 ls s3://BUCKET/), the region and your credentials",
+    ):
         clients.client("s3").download_file(bucket, key, str(target))
-    except botocore.exceptions.ClientError as exc:
-        raise AwsError(
-            f"cannot read s3://{bucket}/{key}: {describe_client_error(exc)}",
-            "check the bucket and key (aws s3 ls s3://BUCKET/), the region and your credentials",
-        ) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise AwsError(f"cannot read s3://{bucket}/{key}: {exc}") from None
 
 
 def download_log_group(
@@ -94,10 +86,6 @@ def download_log_group(
 
     Returns the number of events.
     """
-    import botocore.exceptions
-
-    from cafepipe.aws import describe_client_error
-
     logs = clients.client("logs")
     params: dict[str, Any] = {"logGroupName": group}
     if start is not None:
@@ -105,20 +93,33 @@ def download_log_group(
     if end is not None:
         params["endTime"] = _millis(end)
     count = 0
-    try:
-        with target.open("w", encoding="utf-8") as out:
-            for page in logs.get_paginator("filter_log_events").paginate(**params):
-                for event in page.get("events", []):
-                    out.write(event["message"].rstrip("\n") + "\n")
-                    count += 1
-    except botocore.exceptions.ClientError as exc:
-        raise AwsError(
-            f"cannot read log group {group}: {describe_client_error(exc)}",
+    with (
+        _reading(
+            f"log group {group}",
             "check the name (cafepipe status shows the stack's log groups) and the region",
-        ) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise AwsError(f"cannot read log group {group}: {exc}") from None
+        ),
+        target.open("w", encoding="utf-8") as out,
+    ):
+        for page in logs.get_paginator("filter_log_events").paginate(**params):
+            for event in page.get("events", []):
+                out.write(event["message"].rstrip("\n") + "\n")
+                count += 1
     return count
+
+
+@contextmanager
+def _reading(what: str, hint: str) -> Iterator[None]:
+    """An AWS error while reading `what` becomes an AwsError naming the real cause."""
+    import botocore.exceptions
+
+    from cafepipe.aws import describe_client_error
+
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        raise AwsError(f"cannot read {what}: {describe_client_error(exc)}", hint) from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise AwsError(f"cannot read {what}: {exc}") from None
 
 
 def _millis(moment: datetime) -> int:
