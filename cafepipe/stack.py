@@ -304,12 +304,9 @@ EC2_NETWORK_DESCRIBES = {
 
 def _ec2_network_exists(ec2: Any, rtype: str, rid: str) -> bool:
     call, id_parameter, result_key = EC2_NETWORK_DESCRIBES[rtype]
-    try:
-        found = getattr(ec2, call)(**{id_parameter: [rid]})[result_key]
-    except botocore.exceptions.ClientError as exc:
-        if "NotFound" in exc.response.get("Error", {}).get("Code", ""):
-            return False
-        raise AwsError(f"could not check a resource: {describe_client_error(exc)}") from exc
+    found: list[dict[str, Any]] = []
+    if not _exists(lambda: found.extend(getattr(ec2, call)(**{id_parameter: [rid]})[result_key])):
+        return False
     # A deleted endpoint stays listed for a while, in state "deleted".
     return any(str(item.get("State", "")).lower() != "deleted" for item in found)
 
