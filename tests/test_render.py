@@ -206,7 +206,7 @@ def test_default_site_access_keeps_the_server_off_the_internet(tmp_path: Path) -
     assert "cidr_blocks" not in ingress[0]
     assert "com.amazonaws.global.cloudfront.origin-facing" in compute
     egress = re.findall(r"egress \{(.*?)\n  \}", web_sg, re.S)
-    assert len(egress) == 2 and all("from_port        = 443" in e or "443" in e for e in egress)
+    assert len(egress) == 2 and all(re.search(r"from_port\s+= 443\n", e) for e in egress)
     assert "0.0.0.0/0" not in web_sg  # no IPv4 internet at all
     network = hcl_blocks(read(out, "modules/network/main.tf"), "resource")
     assert "map_public_ip_on_launch         = false" in network["aws_subnet.private"]
