@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cafepipe.generate import build_options, generate_log
+from cafepipe.logs.generate import build_options, generate_log
 
 # Runs one command and reports its wall time and peak RSS (KiB) as JSON on the last line.
 WRAPPER = """

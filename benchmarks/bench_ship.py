@@ -25,10 +25,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cafepipe import generate, ship
 from cafepipe.aws import AwsClients
-from cafepipe.emulator import start_emulator, stop_emulator
-from cafepipe.simulate import gzip_deterministic
+from cafepipe.deploy.emulator import start_emulator, stop_emulator
+from cafepipe.logs import generate, ship
+from cafepipe.logs.simulate import gzip_deterministic
 
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
 CLI_BATCHES = 5

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from cafepipe.config import load_config
-from cafepipe.emulator import start_emulator, stop_emulator
-from cafepipe.stack import terraform_env
+from cafepipe.deploy.emulator import start_emulator, stop_emulator
+from cafepipe.deploy.stack import terraform_env
 
 
 def timed(args: list[str], env: dict[str, str]) -> float:

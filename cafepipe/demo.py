@@ -9,19 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from cafepipe.aws import AwsClients
+from cafepipe.cafe.traffic import SCHEMA_KEYS
 from cafepipe.config import STATE_ROOT, StackConfig, load_config
-from cafepipe.emulator import start_emulator, stop_emulator
+from cafepipe.deploy.emulator import start_emulator, stop_emulator
+from cafepipe.deploy.stack import destroy_stack, open_stack, stack_status, up_stack
 from cafepipe.errors import CafepipeError
 from cafepipe.insights import compute_insights
-from cafepipe.insights.report import print_tables, render_html
-from cafepipe.progress import TerraformProgress
-from cafepipe.simulate import SimulateOptions, default_generator, simulate_logs
-from cafepipe.stack import apply_plan, destroy_stack, open_stack, plan_stack, stack_status
-from cafepipe.traffic import SCHEMA_KEYS
+from cafepipe.insights.report import render_html
+from cafepipe.logs.simulate import SimulateOptions, default_generator, simulate_logs
+from cafepipe.reporting import SILENT, Reporter
 
 
 @dataclass
@@ -67,11 +64,14 @@ def _timed(report: DemoReport, name: str, step: Callable[[], str]) -> None:
 def run_demo(
     flags: Mapping[str, Any],
     config_file: str | None,
-    console: Console,
+    reporter: Reporter = SILENT,
     keep: bool = False,
     lines: int = 50_000,
 ) -> DemoReport:
-    """Start an emulator, then up → status → simulate-logs → insights → destroy; stop it."""
+    """Start an emulator, then up → status → simulate-logs → insights → destroy; stop it.
+
+    Each step is the same core function the command of that name runs.
+    """
     demo_root = Path(flags.get("state_dir") or STATE_ROOT) / "demo"
     report = DemoReport()
     started = time.monotonic()
@@ -86,28 +86,28 @@ def run_demo(
     stack = open_stack(config)
     destroyed = False
     try:
-        console.rule(f"[bold]up[/bold] — stack {config.stack} on {info.url}")
+        reporter.section(f"up — stack {config.stack} on {info.url}")
 
         def up() -> str:
-            with TerraformProgress(console, "planning") as progress:
-                summary = plan_stack(stack, progress.on_event)
-            with TerraformProgress(console, "applying", expected=summary.add) as progress:
-                report.outputs = apply_plan(stack, progress.on_event)
-            report.created = [r["address"] for r in summary.resources]
+            # The demo's own emulator: nothing to confirm, nothing billed.
+            result = up_stack(stack, approve=lambda _plan: None, reporter=reporter)
+            report.outputs = result.outputs
+            report.created = [r["address"] for r in result.plan.resources]
             if config.private_network and not config.cloudfront:
                 return (
-                    f"{summary.add} resources created; the server has no public IPv4 address "
-                    "(CloudFront VPC origins need hashicorp/aws ≥ 5.82: not in the offline "
-                    "provider, so no distribution here)"
+                    f"{result.plan.add} resources created; the server has no public IPv4 "
+                    "address (CloudFront VPC origins need hashicorp/aws ≥ 5.82: not in the "
+                    "offline provider, so no distribution here)"
                 )
-            return f"{summary.add} resources created"
+            return f"{result.plan.add} resources created"
 
         _timed(report, "up", up)
 
-        console.rule("[bold]status[/bold]")
+        reporter.section("status")
 
         def status() -> str:
-            state = stack_status(stack)
+            with reporter.status("reading state and checking for drift…"):
+                state = stack_status(stack)
             drift = "in sync" if state["in_sync"] else f"drift: {state['drift']}"
             return (
                 f"instance {state['instance_state']}, {len(state['resources'])} resources, {drift}"
@@ -115,7 +115,7 @@ def run_demo(
 
         _timed(report, "status", status)
 
-        console.rule(f"[bold]simulate-logs[/bold] — {lines:,} lines of café traffic")
+        reporter.section(f"simulate-logs — {lines:,} lines of café traffic")
 
         def simulate() -> str:
             result = simulate_logs(
@@ -123,8 +123,8 @@ def run_demo(
                 report.outputs,
                 stack.clients,
                 SimulateOptions(lines=lines),
-                default_generator(console),
-                console=console,
+                default_generator(reporter),
+                reporter=reporter,
             )
             report.simulated_log = result.local_log
             report.truth_file = result.truth_file
@@ -136,11 +136,11 @@ def run_demo(
 
         _timed(report, "simulate-logs", simulate)
 
-        console.rule("[bold]insights[/bold] — read back from CloudWatch Logs")
+        reporter.section("insights — read back from CloudWatch Logs")
 
         def insights() -> str:
-            run = insights_from_log_group(config, stack.clients, report)
-            print_tables(run.data, console)
+            with reporter.status("reading the events back and answering the questions…"):
+                run = insights_from_log_group(config, stack.clients, report)
             return (
                 f"conversion {run.data['conversion_rate']:.1%}, top city "
                 f"{run.data['by_city'][0][0]}; {report.truth_check}; report {report.report_file}"
@@ -149,11 +149,10 @@ def run_demo(
         _timed(report, "insights", insights)
 
         if not keep:
-            console.rule("[bold]destroy[/bold]")
+            reporter.section("destroy")
 
             def destroy() -> str:
-                with TerraformProgress(console, "destroying") as progress:
-                    result = destroy_stack(stack, progress.on_event)
+                result = destroy_stack(stack, reporter)
                 report.leftovers = result["leftovers"]
                 return f"{result['destroyed']} resources destroyed, nothing left"
 
@@ -162,33 +161,8 @@ def run_demo(
     finally:
         if not keep:
             if not destroyed:
-                console.print(
-                    "[yellow]demo failed; stopping the emulator (its state goes with it)[/yellow]"
-                )
+                reporter.warn("demo failed; stopping the emulator (its state goes with it)")
             started = time.monotonic()
             stop_emulator(demo_root)
             report.steps.append(("emulator stop", time.monotonic() - started, "stopped"))
     return report
-
-
-def print_demo_report(report: DemoReport, console: Console) -> None:
-    """The closing summary: steps with timings, what was created, what is left."""
-    table = Table(title="cafepipe demo", title_justify="left")
-    table.add_column("step", style="bold")
-    table.add_column("seconds", justify="right")
-    table.add_column("result")
-    for name, seconds, result in report.steps:
-        table.add_row(name, f"{seconds:.1f}", result)
-    console.print(table)
-    if report.created:
-        console.print(f"Created {len(report.created)} resources, among them:")
-        kinds: dict[str, int] = {}
-        for address in report.created:
-            kind = address.split(".")[-2] if "." in address else address
-            kinds[kind] = kinds.get(kind, 0) + 1
-        for kind, count in sorted(kinds.items()):
-            console.print(f"  {count} × {kind}")
-    if report.leftovers == []:
-        console.print("[green]Nothing is left[/green]: every resource of the stack is gone.")
-    elif report.leftovers:
-        console.print(f"[red]Left behind:[/red] {', '.join(report.leftovers)}")

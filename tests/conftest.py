@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cafepipe.emulator import EmulatorInfo, start_emulator, stop_emulator
+from cafepipe.deploy.emulator import EmulatorInfo, start_emulator, stop_emulator
 
 
 @pytest.fixture(autouse=True)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from cafepipe import catalog
+from cafepipe.cafe import catalog
 from cafepipe.config import StackConfig
-from cafepipe.render import agent_config, apache_config, site_files
+from cafepipe.deploy.render import agent_config, apache_config, site_files
 
 APACHE_BIN = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES_DIR = Path("/usr/lib/apache2/modules")

@@ -19,8 +19,8 @@ import pytest
 
 from cafepipe.aws import AwsClients
 from cafepipe.config import ACCESS_LOG_PATH, ARCHIVE_SCRIPT_PATH, load_config
-from cafepipe.emulator import EmulatorInfo
-from cafepipe.render import archive_script, logrotate_config
+from cafepipe.deploy.emulator import EmulatorInfo
+from cafepipe.deploy.render import archive_script, logrotate_config
 
 pytestmark = pytest.mark.integration
 INSTANCE_ID = "i-0123456789abcdef0"

@@ -69,7 +69,7 @@ def test_interrupt_exits_130_with_a_rerun_hint(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cafepipe.config, "load_config", interrupted)
-    monkeypatch.setattr("cafepipe.cli.load_config", interrupted)
+    monkeypatch.setattr("cafepipe.cli.context.load_config", interrupted)
     with pytest.raises(SystemExit) as exited:
         main(["render"])
     assert exited.value.code == 130

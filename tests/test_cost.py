@@ -28,8 +28,8 @@ from cafepipe.cost import (
     scan_stack,
     validate_usage,
 )
+from cafepipe.cost.prices import FREE_TIERS, PRICES, instance_price, price
 from cafepipe.errors import CafepipeError, UsageError
-from cafepipe.prices import FREE_TIERS, PRICES, instance_price, price
 
 ROOT_TF = """\
 terraform {
@@ -584,7 +584,7 @@ def test_cli_unpriced_region_or_instance_type_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_site_access_prices_the_other_layout(tmp_path: Path) -> None:
-    pytest.importorskip("cafepipe.render")
+    pytest.importorskip("cafepipe.deploy.render")
     totals = {}
     for access in ("cloudfront", "public-ip"):
         result = run_cost(tmp_path, "--site-access", access, "--format", "json")
@@ -628,7 +628,7 @@ def test_table_rows_come_from_the_json_data(tmp_path: Path) -> None:
 
 
 def _real_render(config: StackConfig, out: Path) -> Path:
-    render = pytest.importorskip("cafepipe.render")
+    render = pytest.importorskip("cafepipe.deploy.render")
     return Path(render.render_stack(config, out))
 
 
@@ -636,8 +636,8 @@ def _real_render(config: StackConfig, out: Path) -> Path:
     "endpoint", [None, "http://127.0.0.1:5999"], ids=["aws-6.x", "emulator-3.39"]
 )
 def test_counts_read_from_the_real_rendered_stack(tmp_path: Path, endpoint: str | None) -> None:
-    from cafepipe.dashboard import saved_queries
-    from cafepipe.render import SIMULATED_LOG_EXPIRY_DAYS
+    from cafepipe.deploy.dashboard import saved_queries
+    from cafepipe.deploy.render import SIMULATED_LOG_EXPIRY_DAYS
 
     config = make_config(tmp_path, log_retention_days=90)
     if endpoint:
@@ -689,7 +689,7 @@ def test_dashboard_log_widgets_drive_the_insights_default(tmp_path: Path) -> Non
 
 
 def test_estimate_renders_into_a_scratch_directory(tmp_path: Path) -> None:
-    pytest.importorskip("cafepipe.render")
+    pytest.importorskip("cafepipe.deploy.render")
     config = make_config(tmp_path)
     report = estimate_cost(config)  # no terraform_dir: renders the config itself
     assert item(report, "EC2", "t4g.nano").monthly_usd == pytest.approx(730 * 0.0042)
@@ -700,7 +700,7 @@ def test_estimate_renders_into_a_scratch_directory(tmp_path: Path) -> None:
 
 def test_default_stack_at_the_seed_usage(tmp_path: Path) -> None:
     """The goal, computed for real: the default stack at the seed's usage is under $6.00."""
-    pytest.importorskip("cafepipe.render")
+    pytest.importorskip("cafepipe.deploy.render")
     config = make_config(tmp_path, region="us-east-2")
     assert config.site_access == "cloudfront"
     report = estimate_cost(config, {**SEED_USAGE, **PINNED_LOGS})
@@ -721,7 +721,7 @@ def test_default_stack_at_the_seed_usage(tmp_path: Path) -> None:
 
 def test_public_ip_site_access_pays_for_the_address(tmp_path: Path) -> None:
     """The same stack served from the server's own public IP: $3.65 more, over the goal."""
-    pytest.importorskip("cafepipe.render")
+    pytest.importorskip("cafepipe.deploy.render")
     cloudfront = estimate_cost(
         make_config(tmp_path, region="us-east-2"), {**SEED_USAGE, **PINNED_LOGS}
     )
@@ -805,7 +805,7 @@ def test_log_defaults_match_the_generators_output(tmp_path: Path) -> None:
 
     from cafepipe import cost
 
-    generate = pytest.importorskip("cafepipe.generate")
+    generate = pytest.importorskip("cafepipe.logs.generate")
     lab = generate.PROFILES["lab"]
     assert round(lab.daily_requests * 365 / 12) == cost.DEFAULT_LOG_LINES_PER_MONTH
     log = tmp_path / "access_log"

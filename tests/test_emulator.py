@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cafepipe.aws import AwsClients
-from cafepipe.emulator import EmulatorInfo, emulator_status, start_emulator, stop_emulator
+from cafepipe.deploy.emulator import EmulatorInfo, emulator_status, start_emulator, stop_emulator
 
 
 def _logs(info: EmulatorInfo) -> object:

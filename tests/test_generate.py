@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from cafepipe import catalog, geo, traffic
+from cafepipe.cafe import catalog, geography, traffic
 from cafepipe.cli import main
-from cafepipe.generate import (
+from cafepipe.logs.generate import (
     PROFILES,
     build_options,
     generate_log,
@@ -77,7 +77,7 @@ def parse_line(line: str, log_format: str) -> dict[str, Any]:
         }
     match = COMBINED_RE.match(line)
     assert match, line
-    known = geo.city_for_ip(match["ip"])
+    known = geography.city_for_ip(match["ip"])
     assert known is not None, match["ip"]
     return {
         "ip": match["ip"],
@@ -351,7 +351,7 @@ def test_hourly_profile_follows_local_cafe_hours(
 ) -> None:
     _, records = big_log
     humans = [r for r in records if is_human(r)]
-    offsets = {(c.name, c.country): c.utc_offset_minutes for c in geo.CITIES}
+    offsets = {(c.name, c.country): c.utc_offset_minutes for c in geography.CITIES}
     local = Counter()
     utc = Counter()
     for r in humans:
@@ -372,7 +372,7 @@ def test_geography_has_answers(big_log: tuple[Any, list[dict[str, Any]]]) -> Non
     _, records = big_log
     countries = Counter(r["country"] for r in records if r["request"] == catalog.MENU_PATH)
     cities = Counter(r["city"] for r in records if is_human(r))
-    assert len(geo.CITIES) >= 50 and len(cities) >= 50 and len(countries) >= 10
+    assert len(geography.CITIES) >= 50 and len(cities) >= 50 and len(countries) >= 10
     assert countries.most_common(1)[0][0] == "US"
     assert cities.most_common(1)[0][0] == "Seattle"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cafepipe import geo
+from cafepipe.cafe import geography
 from cafepipe.errors import UsageError
 from cafepipe.insights import compute_insights, parse_since
 from cafepipe.insights.duckdb_engine import detect_format, load_log, run_catalog
@@ -198,7 +198,7 @@ def combined_line(ip: str, when: str, request: str, status: int, size: str, ua: 
 
 
 def test_combined_log_with_odd_lines(tmp_path: Path) -> None:
-    seattle = geo.CITY_BLOCKS[geo.CITY_INDEX["Seattle"]][0]
+    seattle = geography.CITY_BLOCKS[geography.CITY_INDEX["Seattle"]][0]
     seattle_ip = f"{seattle[0]}.{seattle[1]}.3.4"
     lines = [
         combined_line(
@@ -264,8 +264,8 @@ def test_combined_log_with_odd_lines(tmp_path: Path) -> None:
 
 
 def test_combined_places_follow_cafepipe_geo(tmp_path: Path) -> None:
-    addresses = [f"{a}.{b}.9.9" for blocks in geo.CITY_BLOCKS for a, b in blocks]
-    addresses += [f"{prefix}.7" for prefix in geo.NETWORK_CITIES] + ["10.0.0.1"]
+    addresses = [f"{a}.{b}.9.9" for blocks in geography.CITY_BLOCKS for a, b in blocks]
+    addresses += [f"{prefix}.7" for prefix in geography.NETWORK_CITIES] + ["10.0.0.1"]
     path = tmp_path / "access.log"
     path.write_text(
         "".join(
@@ -277,7 +277,7 @@ def test_combined_places_follow_cafepipe_geo(tmp_path: Path) -> None:
     loaded = load_log(path)
     cities = dict(loaded.connection.execute("SELECT remoteip, city FROM logs").fetchall())
     for ip in addresses:
-        place = geo.city_for_ip(ip)
+        place = geography.city_for_ip(ip)
         assert cities[ip] == (place.name if place else None), ip
 
 

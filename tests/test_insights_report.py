@@ -30,7 +30,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def simulated_log(tmp_path: Path) -> Path:
     from datetime import datetime, timezone
 
-    from cafepipe.generate import build_options, generate_log
+    from cafepipe.logs.generate import build_options, generate_log
 
     options = build_options(
         lines=5000,
@@ -169,7 +169,7 @@ def test_dashboard_command_prints_the_deployed_body(
     tmp_path: Path, simulated_log: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cafepipe.config import load_config
-    from cafepipe.dashboard import dashboard_body
+    from cafepipe.deploy.dashboard import dashboard_body
 
     state = tmp_path / "state"
     code, out, _ = run_cli(["--state-dir", str(state), "--stack", "shop", "dashboard"], capsys)

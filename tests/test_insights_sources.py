@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from cafepipe.aws import AwsClients
+from cafepipe.cafe.traffic import SCHEMA_KEYS
 from cafepipe.cli import main
-from cafepipe.emulator import EmulatorInfo
-from cafepipe.generate import build_options, generate_log
-from cafepipe.traffic import SCHEMA_KEYS
+from cafepipe.deploy.emulator import EmulatorInfo
+from cafepipe.logs.generate import build_options, generate_log
 
 pytestmark = pytest.mark.integration
 

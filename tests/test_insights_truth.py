@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from cafepipe.generate import build_options, generate_log
+from cafepipe.cafe.traffic import SCHEMA_KEYS
 from cafepipe.insights.duckdb_engine import load_log, run_catalog
 from cafepipe.insights.summary import summarize
-from cafepipe.traffic import SCHEMA_KEYS
+from cafepipe.logs.generate import build_options, generate_log
 
 START = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
 END = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)

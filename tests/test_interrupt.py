@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cafepipe.emulator import EmulatorInfo
+from cafepipe.deploy.emulator import EmulatorInfo
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cafepipe import catalog
-from cafepipe import render as render_module
+from cafepipe.cafe import catalog
 from cafepipe.cli import cli
 from cafepipe.config import (
     ACCESS_LOG_PATH,
@@ -28,8 +27,9 @@ from cafepipe.config import (
     StackConfig,
     load_config,
 )
-from cafepipe.dashboard import dashboard_body, saved_queries
-from cafepipe.render import (
+from cafepipe.deploy import render as render_module
+from cafepipe.deploy.dashboard import dashboard_body, saved_queries
+from cafepipe.deploy.render import (
     HTTPD_CONF_PATH,
     USER_DATA_FILE,
     TemplateRenderError,
@@ -515,7 +515,7 @@ def both_renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.integration
 def test_both_renders_pass_terraform_fmt_check(both_renders: dict[str, Path]) -> None:
-    from cafepipe.terraform import TerraformRunner, select_backend
+    from cafepipe.deploy.terraform import TerraformRunner, select_backend
 
     for directory in both_renders.values():
         TerraformRunner(directory, {}, select_backend()).fmt_check()  # raises with the diff
@@ -525,8 +525,8 @@ def test_both_renders_pass_terraform_fmt_check(both_renders: dict[str, Path]) ->
 def test_offline_render_validates_with_the_offline_provider(
     both_renders: dict[str, Path], tmp_path: Path
 ) -> None:
-    from cafepipe.stack import terraform_env
-    from cafepipe.terraform import TerraformRunner, select_backend
+    from cafepipe.deploy.stack import terraform_env
+    from cafepipe.deploy.terraform import TerraformRunner, select_backend
 
     work = tmp_path / "tf"
     shutil.copytree(both_renders["aws3"], work)

@@ -1,4 +1,4 @@
-"""Unit tests of `cafepipe.ship`: timestamps, batch limits, refusals, retries (Stubber)."""
+"""Unit tests of `cafepipe.logs.ship`: timestamps, batch limits, refusals, retries (Stubber)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from cafepipe import ship
 from cafepipe.errors import AwsError, UsageError
+from cafepipe.logs import ship
 
 NOW_MS = calendar.timegm((2026, 11, 27, 12, 0, 0)) * 1000
 HOUR_MS = 3600 * 1000

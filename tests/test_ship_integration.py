@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cafepipe import ship
 from cafepipe.aws import AwsClients
 from cafepipe.cli import main
-from cafepipe.emulator import EmulatorInfo
+from cafepipe.deploy.emulator import EmulatorInfo
+from cafepipe.logs import ship
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def test_streams_in_chunks_each_sorted_on_its_own(tmp_path: Path, emulator: Emul
     backward.write_text("".join(reversed(forward.read_text().splitlines(keepends=True))))
     advanced: list[int] = []
 
-    result = ship.ship_file(logs, backward, group, chunk_lines=1_234, console=None)
+    result = ship.ship_file(logs, backward, group, chunk_lines=1_234)
     assert result.events_sent == 5_000 and result.reordered
     assert result.calls >= 5  # at least one call per chunk
     assert ship.count_stream_events(logs, group, "backward.log") == 5_000

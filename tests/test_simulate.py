@@ -15,14 +15,14 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from cafepipe import ship, simulate
 from cafepipe.aws import AwsClients
 from cafepipe.cli import main
 from cafepipe.config import load_config
-from cafepipe.emulator import EmulatorInfo
+from cafepipe.deploy.emulator import EmulatorInfo
 from cafepipe.errors import CafepipeError, UsageError
 from cafepipe.insights.sources import latest_simulated_log
-from cafepipe.simulate import SimulateOptions
+from cafepipe.logs import ship, simulate
+from cafepipe.logs.simulate import SimulateOptions
 
 COMMAND_ID = "11111111-2222-3333-4444-555555555555"
 

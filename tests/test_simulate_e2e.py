@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cafepipe import ship
 from cafepipe.aws import AwsClients
 from cafepipe.cli import cli
-from cafepipe.emulator import EmulatorInfo
+from cafepipe.deploy.emulator import EmulatorInfo
+from cafepipe.logs import ship
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
 
@@ -33,7 +33,7 @@ def test_up_simulate_logs_destroy(tmp_path: Path, emulator: EmulatorInfo) -> Non
     outputs = run_cli([*base, "up", "--yes", "--json"])
     try:
         # The stack's TLS-only bucket policy stays in place: the emulator counts its own
-        # requests as TLS (cafepipe.emulator.evaluate_bucket_policy_conditions).
+        # requests as TLS (cafepipe.deploy.emulator.evaluate_bucket_policy_conditions).
         result = run_cli([*base, "simulate-logs", "--lines", str(LINES), "--yes", "--json"])
         clients = AwsClients("us-east-1", emulator.url)
         logs = clients.client("logs")

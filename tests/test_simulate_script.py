@@ -17,8 +17,8 @@ import pytest
 
 from cafepipe import config as cfg
 from cafepipe.aws import AwsClients
-from cafepipe.emulator import EmulatorInfo
-from cafepipe.simulate import agent_state_file_name, render_simulate_script
+from cafepipe.deploy.emulator import EmulatorInfo
+from cafepipe.logs.simulate import agent_state_file_name, render_simulate_script
 
 VENV_BIN = Path(sys.executable).parent
 STATE_NAME = "_var_log_www_access_access_log"

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cafepipe import ssm
 from cafepipe.errors import AwsError
+from cafepipe.logs import ssm
 
 INSTANCE = "i-0123456789abcdef0"
 COMMAND = "11111111-2222-3333-4444-555555555555"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from cafepipe.aws import AwsClients
 from cafepipe.cli import cli
 from cafepipe.config import STACK_OUTPUTS, load_config
-from cafepipe.emulator import EmulatorInfo
+from cafepipe.deploy.emulator import EmulatorInfo
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
 
@@ -287,7 +287,12 @@ def test_status_reports_in_sync(deployed: Deployed) -> None:
 
 def test_leftover_check_sees_every_network_resource_while_it_exists(deployed: Deployed) -> None:
     """What `destroy` relies on to say "nothing left": here, everything is still there."""
-    from cafepipe.stack import EC2_NETWORK_DESCRIBES, find_leftovers, open_stack, state_inventory
+    from cafepipe.deploy.stack import (
+        EC2_NETWORK_DESCRIBES,
+        find_leftovers,
+        open_stack,
+        state_inventory,
+    )
 
     stack = open_stack(deployed.config)
     inventory = state_inventory(stack)

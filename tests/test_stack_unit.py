@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cafepipe.aws import AwsClients
 from cafepipe.config import load_config
-from cafepipe.stack import open_stack, summarize_plan_events, write_backend_config
+from cafepipe.deploy.stack import open_stack, summarize_plan_events, write_backend_config
 
 
 def test_summarize_plan_events_counts_and_lists_changes() -> None:

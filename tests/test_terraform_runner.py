@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cafepipe.errors import TerraformError, UsageError
-from cafepipe.terraform import (
+from cafepipe.deploy.terraform import (
     BinaryBackend,
     LibterraformBackend,
     TerraformRunner,
@@ -16,6 +15,7 @@ from cafepipe.terraform import (
     format_diagnostic,
     select_backend,
 )
+from cafepipe.errors import TerraformError, UsageError
 
 ARGS_TABLE = [
     (("init",), {}, ["init", "-input=false", "-no-color"]),

@@ -16,8 +16,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from cafepipe import catalog
 from cafepipe.aws import AwsClients, describe_client_error
+from cafepipe.cafe import catalog
 from cafepipe.errors import AwsError
 from cafepipe.insights.queries import INSIGHTS, Insight
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import duckdb
 
+from cafepipe.cafe.geography import CITIES, CITY_BLOCKS, CITY_INDEX, NETWORK_CITIES
 from cafepipe.errors import UsageError
-from cafepipe.geo import CITIES, CITY_BLOCKS, CITY_INDEX, NETWORK_CITIES
 from cafepipe.insights.queries import AGENTS_SQL, INSIGHTS, Insight, scanner_condition_sql
 
 LOG_FORMATS = ("auto", "json", "combined")
@@ -258,7 +258,7 @@ FROM ({select_sql})"""
 
 def _create_ip_places(con: duckdb.DuckDBPyConnection) -> None:
     # A combined line has no geo fields: its place comes from its client address, by the
-    # address blocks of cafepipe.geo (a /24 network, else a /16 city block). Keyed by the
+    # address blocks of cafepipe.cafe.geography (a /24 network, else a /16 city block). Keyed by the
     # /16 as a number, so one integer hash join places every line.
     rows = [
         (*_octets(prefix), CITIES[CITY_INDEX[name]]) for prefix, name in NETWORK_CITIES.items()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cafepipe import catalog, traffic
+from cafepipe.cafe import catalog, traffic
 
 SECTIONS: tuple[str, ...] = (
     "Traffic",
@@ -69,7 +69,7 @@ def _li_list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join('"' + v.replace('"', '\\"') + '"' for v in values) + "]"
 
 
-# What makes a request a bot's or a scanner's is defined once, in cafepipe.traffic, and shared
+# What makes a request a bot's or a scanner's is defined once, in cafepipe.cafe.traffic, and shared
 # with the log generator, so the insights and the generator's ground truth agree by construction.
 BOT_REGEX = "|".join(re.escape(token.lower()) for token in traffic.BOT_UA_TOKENS)
 

@@ -303,7 +303,9 @@ def report_context(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
 
 def render_html(data: dict[str, Any], meta: dict[str, Any]) -> str:
     """The self-contained HTML report."""
-    from cafepipe.render import render_template  # render imports the dashboard, which imports us
+    from cafepipe.deploy.render import (
+        render_template,  # render imports the dashboard, which imports us
+    )
 
     return render_template("report/report.html.j2", **report_context(data, meta))
 

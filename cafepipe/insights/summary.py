@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cafepipe.cafe.metrics import conversion_rate
 from cafepipe.insights.queries import INSIGHTS, Insight
 
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -56,11 +57,6 @@ def shape_rows(insight: Insight, rows: list[list[Any]]) -> Any:
     return [[_cell(value) for value in row] for row in rows]
 
 
-def conversion_rate(menu_visitors: int, purchasers: int) -> float:
-    """Purchasers / menu visitors, to 4 decimals (0.0 with no menu visitors)."""
-    return round(purchasers / menu_visitors, 4) if menu_visitors else 0.0
-
-
 def summarize(
     rows_by_id: dict[str, list[list[Any]]],
     invalid_lines: int,
@@ -77,5 +73,5 @@ def summarize(
         else:
             result[insight.id] = shaped
     if "menu_visitors" in result and "purchasers" in result:
-        result["conversion_rate"] = conversion_rate(result["menu_visitors"], result["purchasers"])
+        result["conversion_rate"] = conversion_rate(result["purchasers"], result["menu_visitors"])
     return result

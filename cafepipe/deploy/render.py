@@ -28,12 +28,12 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from cafepipe import catalog
 from cafepipe import config as cfg
+from cafepipe.cafe import catalog
 from cafepipe.config import StackConfig
-from cafepipe.dashboard import dashboard_body, saved_queries
+from cafepipe.deploy.dashboard import dashboard_body, saved_queries
+from cafepipe.deploy.resources import templates_dir, terraform_dir
 from cafepipe.errors import CafepipeError, UsageError
-from cafepipe.resources import templates_dir, terraform_dir
 
 TEMPLATE_SUFFIX = ".j2"
 # Autoescape HTML-ish outputs; HCL, shell, JSON, CSS and JS are rendered verbatim.
@@ -474,7 +474,7 @@ def stack_files(config: StackConfig) -> dict[str, bytes]:
     return files
 
 
-# Written next to the rendered files by cafepipe.stack (the state backend), not by render.
+# Written next to the rendered files by cafepipe.deploy.stack (the state backend), not by render.
 BACKEND_FILE = "backend.tf"
 
 

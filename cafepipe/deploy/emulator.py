@@ -1,7 +1,7 @@
 """A local AWS emulator: moto server on 127.0.0.1, in the background.
 
-`cafepipe emulator start` runs `python -m cafepipe.emulator serve`, which is moto's own server
-plus two small extensions, so the stack is the same on the emulator as on AWS (nothing is
+`cafepipe emulator start` runs `python -m cafepipe.deploy.emulator serve`, which is moto's own
+server plus two small extensions, so the stack is the same on the emulator as on AWS (nothing is
 switched off):
 
 - `add_logs_query_definitions`: moto 5.2 has no CloudWatch Logs query definitions
@@ -123,7 +123,7 @@ def start_emulator(
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cafepipe.emulator", "serve", "--port", str(port)],
+            [sys.executable, "-m", "cafepipe.deploy.emulator", "serve", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -270,8 +270,8 @@ def serve(port: int) -> None:
     moto_main(["-H", HOST, "-p", str(port)])
 
 
-if __name__ == "__main__":  # python -m cafepipe.emulator serve --port N
+if __name__ == "__main__":  # python -m cafepipe.deploy.emulator serve --port N
     if len(sys.argv) == 4 and sys.argv[1] == "serve" and sys.argv[2] == "--port":
         serve(int(sys.argv[3]))
     else:
-        sys.exit("usage: python -m cafepipe.emulator serve --port PORT")
+        sys.exit("usage: python -m cafepipe.deploy.emulator serve --port PORT")

@@ -3,7 +3,7 @@
 `generate_log(options, out)` writes a log that looks like the café site's Apache access log
 and returns its ground truth, computed from the generated events themselves.
 
-**The model.** Visitors (an IP, a device's user agent, a city of `cafepipe.geo`) come in
+**The model.** Visitors (an IP, a device's user agent, a city of `cafepipe.cafe.geography`) come in
 sessions: they arrive from a referrer (search, social, review sites, direct, or a campaign
 whose landing URL carries UTM parameters), land on `/cafe` (or the menu, an item, the about
 page), and unless they bounce go on to the menu, look at items, maybe the about page, and a
@@ -12,9 +12,9 @@ page of a session pulls the stylesheet, script, logo and favicon (304 for a retu
 visitor's cache); a new visitor's browser also fetches the pictures the page shows and it has
 not seen yet (the featured items on the home page, the rest on the menu, an item's own on an
 item page the visit starts on), as the deployed site's pages do. Every path is a real page
-or file of the site (`cafepipe.catalog`) or a scanner's probe. Search-engine crawlers and
+or file of the site (`cafepipe.cafe.catalog`) or a scanner's probe. Search-engine crawlers and
 uptime monitors (real user agents, real operators' networks) and vulnerability scanners
-(probing `cafepipe.traffic.SCANNER_PATHS`, answered 403/404) are mixed in, and a share of
+(probing `cafepipe.cafe.traffic.SCANNER_PATHS`, answered 403/404) are mixed in, and a share of
 page requests fail with 500/503.
 
 **Time.** Human traffic follows each visitor's local clock (breakfast and afternoon peaks,
@@ -40,7 +40,7 @@ never on buffering, so memory stays bounded however many lines are asked for.
   (`"status":"%>s"`).
 - `combined`: `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"` (`%b` is `-` for no
   body), time zone `+0000`, the query string in the request line. No geo fields: a client
-  address maps to its city with `cafepipe.geo.city_for_ip`.
+  address maps to its city with `cafepipe.cafe.geography.city_for_ip`.
 
 **Ground truth** (`TruthCounter`, the insights schema of DESIGN.md). Every line the generator writes
 is valid, and each key is defined on the log lines alone, so the insights can compute the same
@@ -60,7 +60,7 @@ numbers in SQL:
   name in two countries is one group); sorted by menu_views descending, then name
   ascending; the first 10 (a group with 0 menu views can appear when fewer have more).
 - `hourly`: 24 line counts by the UTC hour of `time`.
-- `bot_requests` / `scanner_requests`: lines matching `cafepipe.traffic` (user-agent tokens /
+- `bot_requests` / `scanner_requests`: lines matching `cafepipe.cafe.traffic` (user-agent tokens /
   exact probe paths).
 
 The knob `conversion` is per session: the share of human sessions that saw the menu and then
@@ -87,7 +87,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from cafepipe import catalog, geo, traffic
+from cafepipe.cafe import catalog, geography, traffic
+from cafepipe.cafe.metrics import conversion_rate
 from cafepipe.errors import UsageError
 
 FORMATS = ("json", "combined")
@@ -505,7 +506,7 @@ SCANNER_USER_AGENTS: tuple[str, ...] = (
 )
 SCANNER_NETWORKS: tuple[str, ...] = tuple(
     prefix
-    for prefix, city in geo.NETWORK_CITIES.items()
+    for prefix, city in geography.NETWORK_CITIES.items()
     if prefix
     in (
         "45.148.10",
@@ -741,7 +742,7 @@ class _Tables:
     # -- client addresses: humans by city, bots and scanners by network -------------------
     def _build_addresses(self, seeded: random.Random) -> None:
         options = self.options
-        weights = [city.weight for city in geo.CITIES]
+        weights = [city.weight for city in geography.CITIES]
         total = sum(weights)
         ips: list[str] = []
         ip_city: list[int] = []
@@ -752,16 +753,16 @@ class _Tables:
         device_draws = np.random.Generator(
             np.random.PCG64(np.random.SeedSequence([options.seed, DEVICE_STREAM]))
         )
-        self.pool_start = np.zeros(len(geo.CITIES), dtype=np.int64)
-        self.pool_size = np.zeros(len(geo.CITIES), dtype=np.int64)
-        capacity = geo.BLOCKS_PER_CITY * 65536
-        for c, city in enumerate(geo.CITIES):
+        self.pool_start = np.zeros(len(geography.CITIES), dtype=np.int64)
+        self.pool_size = np.zeros(len(geography.CITIES), dtype=np.int64)
+        capacity = geography.BLOCKS_PER_CITY * 65536
+        for c, city in enumerate(geography.CITIES):
             if city.weight == 0:
                 continue
             size = max(1, min(capacity, round(options.visitors * city.weight / total)))
             self.pool_start[c], self.pool_size[c] = len(ips), size
             offset = seeded.randrange(65536)
-            for block, (first, second) in enumerate(geo.CITY_BLOCKS[c]):
+            for block, (first, second) in enumerate(geography.CITY_BLOCKS[c]):
                 count = min(65536, size - block * 65536)
                 if count <= 0:
                     break
@@ -780,7 +781,7 @@ class _Tables:
             for k, last in enumerate(seeded.sample(range(1, 255), BOT_IPS_PER_AGENT)):
                 network = agent.networks[k % len(agent.networks)]
                 ips.append(f"{network}.{last}")
-                ip_city.append(geo.CITY_INDEX[geo.NETWORK_CITIES[network]])
+                ip_city.append(geography.CITY_INDEX[geography.NETWORK_CITIES[network]])
                 ip_ua.append(ua)
         scanner_ua_start = len(self.user_agents)
         self.user_agents.extend(SCANNER_USER_AGENTS)
@@ -788,7 +789,7 @@ class _Tables:
         addresses = sorted({(n, last) for n in SCANNER_NETWORKS for last in range(1, 255)})
         for network, last in seeded.sample(addresses, SCANNER_IPS):
             ips.append(f"{network}.{last}")
-            ip_city.append(geo.CITY_INDEX[geo.NETWORK_CITIES[network]])
+            ip_city.append(geography.CITY_INDEX[geography.NETWORK_CITIES[network]])
             ip_ua.append(scanner_ua_start + seeded.randrange(len(SCANNER_USER_AGENTS)))
         if len(set(ips)) != len(ips):  # pragma: no cover - guaranteed by the block layout
             raise AssertionError("generated client addresses collide")
@@ -901,7 +902,7 @@ class _Tables:
     def _build_pieces(self, seeded: random.Random) -> None:
         options = self.options
         templates = self.templates
-        n_ua, n_ref, n_city = len(self.user_agents), len(self.referers), len(geo.CITIES)
+        n_ua, n_ref, n_city = len(self.user_agents), len(self.referers), len(geography.CITIES)
         if options.log_format == "json":
             host = options.host
             process = {
@@ -940,7 +941,7 @@ class _Tables:
                     f'"lat":"{c.lat:.2f}","lon":"{c.lon:.2f}"}}\n'
                 ).encode()
                 for ref in self.referers
-                for c in geo.CITIES
+                for c in geography.CITIES
             )
             self.second_piece = _objects(f"{second:02d}.".encode() for second in range(60))
             self.ms_piece = _objects(f'{ms:03d}Z","process":"'.encode() for ms in range(1000))
@@ -982,14 +983,16 @@ class _Tables:
         self.slice_start = starts
         self.slice_len = lens
         # Human rhythm per time-zone group of cities, at each slice's middle.
-        offsets = sorted({c.utc_offset_minutes for c in geo.CITIES if c.weight > 0})
+        offsets = sorted({c.utc_offset_minutes for c in geography.CITIES if c.weight > 0})
         self.tz_offsets = offsets
         group_of_city = np.array(
-            [offsets.index(c.utc_offset_minutes) if c.weight > 0 else -1 for c in geo.CITIES]
+            [offsets.index(c.utc_offset_minutes) if c.weight > 0 else -1 for c in geography.CITIES]
         )
         group_weight = np.array(
             [
-                sum(c.weight for c in geo.CITIES if c.weight > 0 and c.utc_offset_minutes == o)
+                sum(
+                    c.weight for c in geography.CITIES if c.weight > 0 and c.utc_offset_minutes == o
+                )
                 for o in offsets
             ],
             dtype=np.int64,
@@ -1009,7 +1012,7 @@ class _Tables:
         # Cities in group order, their cumulative weights shifted by the group's base.
         order = [c for g in range(len(offsets)) for c in np.flatnonzero(group_of_city == g)]
         self.city_in_group_order = np.array(order, dtype=np.int64)
-        city_w = np.array([geo.CITIES[c].weight for c in order], dtype=np.int64)
+        city_w = np.array([geography.CITIES[c].weight for c in order], dtype=np.int64)
         self.city_cum_global = np.cumsum(city_w).astype(np.float64)
         self.group_base = np.concatenate(([0], np.cumsum(group_weight)[:-1])).astype(np.float64)
         self.group_total = group_weight.astype(np.float64)
@@ -1474,7 +1477,7 @@ class TruthCounter:
 
     def __init__(self, tables: _Tables) -> None:
         self.t = tables
-        n_ips, n_cities = len(tables.ip_piece), len(geo.CITIES)
+        n_ips, n_cities = len(tables.ip_piece), len(geography.CITIES)
         self.per_template = np.zeros(len(tables.templates), dtype=np.int64)
         self.hourly = np.zeros(24, dtype=np.int64)
         self.bytes = 0
@@ -1490,7 +1493,7 @@ class TruthCounter:
         self, moment: np.ndarray, ip: np.ndarray, template: np.ndarray, size: np.ndarray
     ) -> None:
         t = self.t
-        n_cities = len(geo.CITIES)
+        n_cities = len(geography.CITIES)
         self.per_template += np.bincount(template, minlength=len(t.templates))
         self.hourly += np.bincount(moment // 3_600_000 % 24, minlength=24)
         self.bytes += int(t.bytes_flat[size].sum())
@@ -1514,7 +1517,7 @@ class TruthCounter:
         menu_visitors = int(self.menu_seen.sum())
         purchasers = int(self.order_seen.sum())
         groups: dict[str, dict[str, list[int]]] = {"city": {}, "region": {}, "country": {}}
-        for c, city in enumerate(geo.CITIES):
+        for c, city in enumerate(geography.CITIES):
             if not self.city_lines[c]:
                 continue
             for key, name in (
@@ -1556,11 +1559,6 @@ def top_places(groups: dict[str, list[int]], limit: int = 10) -> list[list[Any]]
     """`[[name, menu_views, orders]]`: most menu views first, ties by name ascending."""
     ranked = sorted(groups.items(), key=lambda item: (-item[1][0], item[0]))
     return [[name, views, orders] for name, (views, orders) in ranked[:limit]]
-
-
-def conversion_rate(purchasers: int, menu_visitors: int) -> float:
-    """purchasers / menu_visitors, 4 decimals; 0.0 when nobody saw the menu."""
-    return round(purchasers / menu_visitors, 4) if menu_visitors else 0.0
 
 
 # ---------------------------------------------------------------------------------------

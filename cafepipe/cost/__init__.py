@@ -5,7 +5,7 @@ small scanner reads the resource blocks of the root module and of every local mo
 (instance and root volume, public IPv4, metric filters → custom metrics, alarms, dashboards,
 log groups with their class and retention, buckets and their lifecycle, KMS keys, …). Usage
 items (log volume, queries, S3 storage and requests, data out) have documented defaults that
-`cafepipe.toml [usage]` or `--usage FILE` override. Prices come from `cafepipe.prices`, with
+`cafepipe.toml [usage]` or `--usage FILE` override. Prices come from `cafepipe.cost.prices`, with
 the always-free tiers applied.
 
 The seed's own arithmetic (reference/seed-blog.txt), corrected here:
@@ -38,8 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cafepipe.config import StackConfig
-from cafepipe.errors import CafepipeError, UsageError
-from cafepipe.prices import (
+from cafepipe.cost.prices import (
     CURRENCY,
     FREE_TIERS,
     HOURS_PER_MONTH,
@@ -49,6 +48,7 @@ from cafepipe.prices import (
     price,
     region_prices,
 )
+from cafepipe.errors import CafepipeError, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -717,7 +717,7 @@ def estimate_cost(
 @contextmanager
 def _rendered(config: StackConfig) -> Iterator[Path]:
     """The stack rendered into a scratch directory, removed afterwards."""
-    from cafepipe.render import render_stack  # jinja and the templates: only when needed
+    from cafepipe.deploy.render import render_stack  # jinja and the templates: only when needed
 
     with tempfile.TemporaryDirectory(prefix="cafepipe-cost-") as scratch:
         yield Path(render_stack(config, Path(scratch) / "terraform"))

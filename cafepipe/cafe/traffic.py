@@ -1,6 +1,6 @@
 """What makes a log line a bot's or a vulnerability scanner's: one definition, shared.
 
-The generator (`cafepipe.generate`) writes bot and scanner traffic that these rules recognise,
+The generator (`cafepipe.logs.generate`) writes bot and scanner traffic that these rules recognise,
 and the insights (`cafepipe.insights`) count it with the same rules in SQL, so the generator's
 ground truth and the insights of its log agree key by key. Both rules look at one log line
 alone:

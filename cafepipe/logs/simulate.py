@@ -28,8 +28,7 @@ import json
 import shlex
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,14 +36,14 @@ from typing import Any
 
 import boto3.exceptions
 import botocore.exceptions
-from rich.console import Console
 
 from cafepipe import config as cfg
-from cafepipe import ship, ssm
 from cafepipe.aws import AwsClients, describe_client_error
 from cafepipe.config import StackConfig
+from cafepipe.deploy.render import render_template
 from cafepipe.errors import AwsError, CafepipeError, UsageError
-from cafepipe.render import render_template
+from cafepipe.logs import ship, ssm
+from cafepipe.reporting import SILENT, Reporter
 
 SCRIPT_TEMPLATE = "ssm/simulate_logs.sh.j2"
 # `.cafepipe/<stack>/simulated/` holds only the log and its truth (insights picks the log
@@ -104,7 +103,7 @@ def validate_options(options: SimulateOptions, retention_days: int) -> SimulateO
                 f"retention ({retention_days} days) when they arrive; half a day is kept for "
                 "the delivery",
             )
-    from cafepipe.generate import PROFILES
+    from cafepipe.logs.generate import PROFILES
 
     if options.profile not in PROFILES:
         raise UsageError(
@@ -211,15 +210,10 @@ def prepare_log(
     )
 
 
-def upload_log(s3: Any, path: Path, bucket: str, key: str, console: Console | None = None) -> None:
+def upload_log(s3: Any, path: Path, bucket: str, key: str, reporter: Reporter = SILENT) -> None:
     """Upload with boto3's managed transfer (multipart above 8 MB), with a progress bar."""
     try:
-        if console is None:
-            s3.upload_file(str(path), bucket, key)
-            return
-        with ship.progress_bar(
-            console, f"uploading s3://{bucket}/{key}", path.stat().st_size
-        ) as advance:
+        with reporter.progress(f"uploading s3://{bucket}/{key}", path.stat().st_size) as advance:
             s3.upload_file(str(path), bucket, key, Callback=advance)
     except (
         botocore.exceptions.ClientError,
@@ -362,11 +356,6 @@ def _check_instance_exists(ec2: Any, instance_id: str) -> None:
         )
 
 
-def _say(console: Console | None, text: str) -> None:
-    if console is not None:
-        console.print(text)
-
-
 def simulate_logs(
     config: StackConfig,
     outputs: Mapping[str, Any],
@@ -374,7 +363,7 @@ def simulate_logs(
     options: SimulateOptions,
     generate: LogGenerator,
     *,
-    console: Console | None = None,
+    reporter: Reporter = SILENT,
     online_timeout: float = 600.0,
     command_timeout: float = 1800.0,
     verify_timeout: float = 900.0,
@@ -395,10 +384,10 @@ def simulate_logs(
     started = time.perf_counter()
     local = prepare_log(config, options, generate)
     seconds["generate"] = time.perf_counter() - started
-    _say(console, f"generated {local.events:,} lines → {local.path}")
+    reporter.say(f"generated {local.events:,} lines → {local.path}")
 
     started = time.perf_counter()
-    upload_log(clients.client("s3"), local.upload_path, bucket, key, console)
+    upload_log(clients.client("s3"), local.upload_path, bucket, key, reporter)
     seconds["upload"] = time.perf_counter() - started
 
     source_url = f"s3://{bucket}/{key}"
@@ -409,7 +398,7 @@ def simulate_logs(
     if config.emulated:
         _check_instance_exists(clients.client("ec2"), instance_id)
     else:
-        _say(console, f"waiting for {instance_id} to be online in Systems Manager…")
+        reporter.say(f"waiting for {instance_id} to be online in Systems Manager…")
         ssm.wait_for_managed_instance(
             ssm_client,
             instance_id,
@@ -431,18 +420,17 @@ def simulate_logs(
     instance_output = ""
     if config.emulated:
         command_status = _check_recorded_command(ssm_client, command_id, instance_id, script)
-        _say(
-            console,
-            "[yellow]emulator:[/yellow] no instance runs the script (moto records SSM commands "
+        reporter.warn(
+            "emulator: no instance runs the script (moto records SSM commands "
             f"and executes nothing); shipping the log into {log_group}/{instance_id} instead",
         )
         result = ship.ship_file(
-            logs, local.path, log_group, instance_id, console=console, sleep=sleep
+            logs, local.path, log_group, instance_id, reporter=reporter, sleep=sleep
         )
         shipped = result.to_json()
         arrived = ship.count_stream_events(logs, log_group, instance_id)
     else:
-        with _status(console, "running the swap script on the instance…") as update:
+        with reporter.status("running the swap script on the instance…") as update:
             invocation = ssm.wait_for_command(
                 ssm_client,
                 command_id,
@@ -453,7 +441,7 @@ def simulate_logs(
                 on_status=update,
             )
         command_status, instance_output = invocation.status, invocation.stdout
-        _say(console, instance_output.rstrip())
+        reporter.say(instance_output.rstrip())
         arrived = _wait_for_events(
             logs,
             log_group,
@@ -464,7 +452,7 @@ def simulate_logs(
             poll_interval=verify_interval,
             sleep=sleep,
             clock=clock,
-            console=console,
+            reporter=reporter,
         )
     seconds["deliver"] = time.perf_counter() - started
 
@@ -519,12 +507,12 @@ def _wait_for_events(
     poll_interval: float,
     sleep: Sleep,
     clock: Clock,
-    console: Console | None,
+    reporter: Reporter,
 ) -> int:
     """Poll until the stream holds every event of the log (or the timeout); return the count."""
     deadline = clock() + timeout
     arrived = 0
-    with _status(console, "waiting for the events to arrive…") as update:
+    with reporter.status("waiting for the events to arrive…") as update:
         while True:
             arrived = count_events_insights(
                 logs,
@@ -542,19 +530,9 @@ def _wait_for_events(
             sleep(poll_interval)
 
 
-@contextmanager
-def _status(console: Console | None, text: str) -> Iterator[Callable[[str], None]]:
-    """A rich status line on `console` (nothing without one); yields update(detail)."""
-    if console is None:
-        yield lambda _detail: None
-        return
-    with console.status(text) as status:
-        yield lambda detail: status.update(f"{text} {detail}")
-
-
-def default_generator(console: Console | None = None) -> LogGenerator:
-    """The café log generator (`cafepipe.generate`) behind the LogGenerator interface."""
-    from cafepipe import generate
+def default_generator(reporter: Reporter = SILENT) -> LogGenerator:
+    """The café log generator (`cafepipe.logs.generate`) behind the LogGenerator interface."""
+    from cafepipe.logs import generate
 
     def run(path: Path, options: SimulateOptions) -> Mapping[str, Any]:
         end = datetime.now(timezone.utc)
@@ -572,9 +550,9 @@ def default_generator(console: Console | None = None) -> LogGenerator:
                 end=end,
                 seed=options.seed,
             )
-        if console is None or built.lines < PROGRESS_MIN_LINES:
+        if built.lines < PROGRESS_MIN_LINES:
             return generate.generate_log(built, path)
-        with ship.progress_bar(console, "generating", built.lines) as advance:
+        with reporter.progress("generating", built.lines) as advance:
             return generate.generate_log(built, path, advance)
 
     return run

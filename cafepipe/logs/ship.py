@@ -22,33 +22,32 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import botocore.exceptions
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
+
+from cafepipe.cafe.limits import (
+    LOGS_EVENT_OVERHEAD_BYTES,
+    LOGS_MAX_BATCH_BYTES,
+    LOGS_MAX_BATCH_EVENTS,
+    LOGS_MAX_BATCH_SPAN,
+    LOGS_MAX_EVENT_AGE_DAYS,
+    LOGS_MAX_EVENT_FUTURE,
 )
-
 from cafepipe.errors import AwsError, UsageError
+from cafepipe.reporting import SILENT, Reporter
 
-MAX_BATCH_EVENTS = 10_000
-MAX_BATCH_BYTES = 1_048_576
-EVENT_OVERHEAD_BYTES = 26
+MAX_BATCH_EVENTS = LOGS_MAX_BATCH_EVENTS
+MAX_BATCH_BYTES = LOGS_MAX_BATCH_BYTES
+EVENT_OVERHEAD_BYTES = LOGS_EVENT_OVERHEAD_BYTES
 # 1 MB per event, but an event must also fit into one call together with its overhead.
 MAX_EVENT_BYTES = MAX_BATCH_BYTES - EVENT_OVERHEAD_BYTES
-MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
-MAX_AGE_DAYS = 14
-MAX_FUTURE_MS = 2 * 3600 * 1000
+MAX_BATCH_SPAN_MS = int(LOGS_MAX_BATCH_SPAN.total_seconds() * 1000)
+MAX_AGE_DAYS = LOGS_MAX_EVENT_AGE_DAYS
+MAX_FUTURE_MS = int(LOGS_MAX_EVENT_FUTURE.total_seconds() * 1000)
 DAY_MS = 24 * 3600 * 1000
 # Lines held in memory at once by ship_file (about 500 bytes each for the café's JSON log).
 # Chunks are sorted one by one: order matters only inside one PutLogEvents call.
@@ -539,21 +538,6 @@ def _aws_error(
     )
 
 
-@contextmanager
-def progress_bar(console: Console, description: str, total: int) -> Iterator[ProgressCallback]:
-    """A rich progress bar on `console`; yields the advance(n) callback."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
-
-
 def count_lines(path: Path) -> int:
     """Lines of a file (plain or .gz), as the progress bar's total: fast, no parsing."""
     opener = gzip.open if path.suffix == ".gz" else Path.open
@@ -572,7 +556,7 @@ def ship_file(
     log_group: str,
     log_stream: str | None = None,
     *,
-    console: Console | None = None,
+    reporter: Reporter = SILENT,
     now_ms: Callable[[], int] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     chunk_lines: int = CHUNK_LINES,
@@ -583,9 +567,7 @@ def ship_file(
     """
     chunks = iter_log_chunks(path, chunk_lines)
     stream = log_stream or default_stream_name(path)
-    if console is None:
-        return ship_chunks(logs, chunks, log_group, stream, now_ms=now_ms, sleep=sleep)
-    with progress_bar(console, f"shipping to {log_group}", count_lines(path)) as advance:
+    with reporter.progress(f"shipping to {log_group}", count_lines(path)) as advance:
         return ship_chunks(
             logs, chunks, log_group, stream, now_ms=now_ms, sleep=sleep, on_progress=advance
         )

@@ -16,9 +16,10 @@ import botocore.exceptions
 
 from cafepipe.aws import AwsClients, credential_env, describe_client_error
 from cafepipe.config import StackConfig
-from cafepipe.emulator import is_listening
+from cafepipe.deploy.emulator import is_listening
+from cafepipe.deploy.terraform import EventCallback, TerraformRunner, select_backend
 from cafepipe.errors import AwsError, CafepipeError
-from cafepipe.terraform import EventCallback, TerraformRunner, select_backend
+from cafepipe.reporting import SILENT, Reporter
 
 BACKEND_FILE = "backend.tf"
 
@@ -36,7 +37,7 @@ def terraform_env(config: StackConfig) -> dict[str, str]:
     """Environment for Terraform: region, emulator credentials and the offline provider."""
     env = credential_env(config)
     if config.emulated:
-        from cafepipe.provider_mirror import ensure_provider_mirror
+        from cafepipe.deploy.provider_mirror import ensure_provider_mirror
 
         env["TF_CLI_CONFIG_FILE"] = str(ensure_provider_mirror())
     return env
@@ -89,7 +90,7 @@ def _hcl_value(value: Any) -> str:
 
 def prepare(stack: Stack) -> None:
     """Render the stack and `terraform init` it (offline mirror on the emulator)."""
-    from cafepipe.render import render_stack
+    from cafepipe.deploy.render import render_stack
 
     render_stack(stack.config)
     write_backend_config(stack.config)
@@ -163,6 +164,41 @@ def apply_plan(stack: Stack, on_event: EventCallback | None = None) -> dict[str,
     """Apply the plan saved by `plan_stack`; return the stack's outputs."""
     stack.runner.apply(on_event)
     return stack.runner.outputs()
+
+
+@dataclass
+class UpResult:
+    """What `up` did: the plan it applied (empty when the stack was up to date) and outputs."""
+
+    plan: PlanSummary
+    outputs: dict[str, Any]
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return not self.plan.empty
+
+
+def up_stack(
+    stack: Stack, approve: Callable[[PlanSummary], None], reporter: Reporter = SILENT
+) -> UpResult:
+    """render → init → plan → approve → apply → outputs; the one `up` of the CLI and the demo.
+
+    `approve` sees the plan before anything changes (shows it, prices it, asks) and raises
+    to stop. An empty plan is not applied and not shown to `approve`.
+    """
+    check_access(stack)
+    started = time.monotonic()
+    with reporter.terraform("planning") as on_event:
+        summary = plan_stack(stack, on_event)
+    if summary.empty:
+        outputs = stack.runner.outputs()
+    else:
+        approve(summary)
+        expected = summary.add + summary.change + summary.destroy
+        with reporter.terraform("applying", expected) as on_event:
+            outputs = apply_plan(stack, on_event)
+    return UpResult(summary, outputs, round(time.monotonic() - started, 1))
 
 
 def stack_outputs(config: StackConfig) -> dict[str, Any]:
@@ -240,12 +276,13 @@ def state_inventory(stack: Stack) -> list[dict[str, Any]]:
     return inventory
 
 
-def destroy_stack(stack: Stack, on_event: EventCallback | None = None) -> dict[str, Any]:
+def destroy_stack(stack: Stack, reporter: Reporter = SILENT) -> dict[str, Any]:
     """terraform destroy, then check that nothing of the stack remains."""
     prepare(stack)
     inventory = state_inventory(stack)
     started = time.monotonic()
-    stack.runner.destroy(on_event)
+    with reporter.terraform("destroying", len(inventory) or None) as on_event:
+        stack.runner.destroy(on_event)
     leftovers = find_leftovers(stack.clients, stack.config, inventory)
     report = {
         "stack": stack.config.stack,

@@ -1,0 +1,1 @@
+"""The café's facts: its menu, where its customers are, who else visits, AWS limits, metrics."""

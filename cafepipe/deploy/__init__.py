@@ -1,0 +1,1 @@
+"""Deploying the stack: templates, render, dashboard, Terraform, lifecycle, the emulator."""
