@@ -2,8 +2,13 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-CHECKOV_VENV := $(VENV)/checkov
+# What each target needs, installed once: the demo only the tool and the emulator; the tests
+# and lint also the dev tools and checkov.
+DEMO_STAMP    := $(VENV)/.installed-demo
+DEV_STAMP     := $(VENV)/.installed-dev
+CHECKOV_VENV  := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+PIP           := $(BIN)/pip --quiet --quiet --disable-pip-version-check
 # Debian packages the tests use: Apache + mod_php (config and site test), shellcheck and
 # logrotate (instance scripts),
 # GoAccess (insights cross-check), Chromium (HTML report). Installed only where missing.
@@ -16,15 +21,22 @@ DEBIAN_COMMANDS := apache2 php shellcheck logrotate goaccess chromium
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv with cafepipe, the emulator, test and lint tools
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[emulator,dev]'
-	# checkov pins old versions of shared packages, so it gets a venv of its own.
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet checkov
-	touch $(STAMP)
+install: $(DEV_STAMP) $(CHECKOV_STAMP) ## Create .venv with cafepipe, the emulator, test and lint tools
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[emulator]'
+	touch $@
+
+$(DEV_STAMP): $(DEMO_STAMP)
+	$(PIP) install -e '.[emulator,dev]'
+	touch $@
+
+# checkov pins old versions of shared packages, so it gets a venv of its own.
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip --quiet --quiet --disable-pip-version-check install checkov
+	touch $@
 
 system-deps: ## Install the Debian packages the tests use (where missing)
 	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
@@ -35,21 +47,21 @@ system-deps: ## Install the Debian packages the tests use (where missing)
 	  else echo "warning: apt-get not found; tests needing $(DEBIAN_PACKAGES) will be skipped"; fi; \
 	fi
 
-demo: install ## Run the whole lifecycle offline on a local emulator (no AWS account)
+demo: $(DEMO_STAMP) ## Run the whole lifecycle offline on a local emulator (no AWS account)
 	$(BIN)/cafepipe demo
 
-test: install system-deps ## Run the full test suite (unit + integration against the emulator)
+test: $(DEV_STAMP) $(CHECKOV_STAMP) system-deps ## Run the full test suite (unit + integration against the emulator)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-test-fast: install ## Unit tests only
-	$(BIN)/pytest -m "not integration and not browser"
+test-fast: $(DEV_STAMP) ## Unit tests only: no emulator, Terraform, Apache or browser (under a minute)
+	$(BIN)/pytest -n 2 -m "not integration"
 
-lint: install ## ruff + mypy
+lint: $(DEV_STAMP) ## ruff + mypy
 	$(BIN)/ruff check cafepipe tests benchmarks
 	$(BIN)/ruff format --check cafepipe tests benchmarks
 	$(BIN)/mypy
 
-bench: install system-deps ## Benchmarks (ratios against named peers, measured side by side)
+bench: $(DEV_STAMP) system-deps ## Benchmarks (ratios against named peers, measured side by side)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean: ## Remove build output and caches (not .venv, not .cafepipe)

@@ -12,7 +12,7 @@ repository (BENCH_PEER_REPO, default /work/.mirror/kiritbasu+Fake-Apache-Log-Gen
 a bare git directory) into .bench/peer/, and its dependencies (faker, numpy, pytz, tzlocal) go
 into a throwaway venv .bench/peer-venv/ made here. Without the mirror the peer is skipped.
 
-Goals (issue 3): >= 1,000,000 JSON lines/s, 10M lines well under 200 MB, >= 100x the peer.
+Goals: >= 1,000,000 JSON lines/s, 10M lines well under 200 MB, >= 100x the peer.
 Environment: BENCH_LINES (default 3,000,000), BENCH_RSS_LINES (10,000,000),
 BENCH_PEER_LINES (20,000).
 """

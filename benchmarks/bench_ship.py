@@ -35,7 +35,7 @@ CLI_BATCHES = 5
 
 
 def write_log(path: Path, count: int) -> None:
-    """The café generator's JSON log (the lab profile: a week ending now)."""
+    """The café generator's JSON log (the week profile: a week ending now)."""
     end = datetime.now(timezone.utc)
     options = generate.build_options(
         profile="lab", lines=count, start=end - timedelta(days=7), end=end, seed=1

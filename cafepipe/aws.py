@@ -20,6 +20,46 @@ from cafepipe.errors import AwsError
 # Emulators accept any key; these never leave the machine (loopback endpoints only).
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
+NO_CREDENTIALS_HINT = (
+    "configure them the usual way (aws configure, AWS_PROFILE, SSO, an instance role), "
+    "or run offline against an emulator: cafepipe demo, or "
+    "--endpoint-url http://127.0.0.1:PORT after `cafepipe emulator start`"
+)
+
+# AWS error codes by what the user can do about them (services spell them differently).
+ACCESS_DENIED_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
+    "Forbidden", "403",
+})  # fmt: skip
+BAD_CREDENTIALS_CODES = frozenset({
+    "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId",
+    "SignatureDoesNotMatch", "AuthFailure", "InvalidSignatureException", "IncompleteSignature",
+})  # fmt: skip
+EXPIRED_CODES = frozenset({
+    "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired",
+})  # fmt: skip
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
+    "RequestLimitExceeded", "SlowDown", "RequestThrottled", "RequestThrottledException",
+    "ServiceUnavailable", "ServiceUnavailableException", "ProvisionedThroughputExceededException",
+})  # fmt: skip
+NOT_FOUND_CODES = frozenset({
+    "ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "NotFound", "404",
+    "InvalidInstanceID.NotFound",
+})  # fmt: skip
+SERVER_ERROR_CODES = frozenset({
+    "InternalFailure", "InternalError", "InternalServerError", "InternalServerException",
+    "ServiceFailure", "500", "503",
+})  # fmt: skip
+
+# botocore's "could not talk to the endpoint" family: the request never got an answer.
+CONNECTION_ERRORS = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectTimeoutError,
+)
+
 
 def is_loopback(endpoint_url: str | None) -> bool:
     if not endpoint_url:
@@ -88,12 +128,7 @@ class AwsClients:
         """Fail early, with the next step, when there is nothing to authenticate with."""
         if self._credentials or has_credentials():
             return
-        raise AwsError(
-            "no AWS credentials found",
-            "configure them the usual way (aws configure, AWS_PROFILE, SSO, an instance role), "
-            "or run offline against an emulator: cafepipe demo, or "
-            "--endpoint-url http://127.0.0.1:PORT after `cafepipe emulator start`",
-        )
+        raise AwsError("no AWS credentials found", NO_CREDENTIALS_HINT)
 
 
 @cache
@@ -107,9 +142,80 @@ def _make_client(factory: AwsClients, service: str) -> Any:
     )
 
 
-def describe_client_error(exc: Exception) -> str:
-    """One line for a botocore failure: the AWS error code and message."""
+def describe_client_error(exc: BaseException) -> str:
+    """One line for a botocore failure: the AWS error code and message, or what went wrong."""
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
+    if isinstance(exc, CONNECTION_ERRORS):
+        url = _endpoint_of(exc)
+        if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+            return f"{url} did not answer in time"
+        if isinstance(exc, botocore.exceptions.ConnectionClosedError):
+            return f"{url} closed the connection before answering"
+        return f"nothing answers at {url}"
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return "no AWS credentials found"
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return "no AWS region is set"
     return str(exc)
+
+
+def aws_error_hint(exc: BaseException) -> str | None:
+    """What to do about a botocore failure, when its code or kind says (else None)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        operation = getattr(exc, "operation_name", "") or "this call"
+        if code in ACCESS_DENIED_CODES:
+            return (
+                f"the credentials in use may not call {operation}: check their IAM policy "
+                "(aws sts get-caller-identity shows whose they are)"
+            )
+        if code in BAD_CREDENTIALS_CODES:
+            return (
+                "AWS does not accept these credentials: check them (aws configure list, "
+                "AWS_PROFILE), or work offline on the emulator (cafepipe demo)"
+            )
+        if code in EXPIRED_CODES:
+            return "the session credentials have expired: refresh them (e.g. aws sso login)"
+        if code in THROTTLING_CODES:
+            return "AWS is throttling the requests: wait a minute and re-run"
+        if code in NOT_FOUND_CODES:
+            return "check the name and the region (cafepipe status shows the stack's resources)"
+        if code in SERVER_ERROR_CODES:
+            return "a problem on AWS's side: re-run in a moment"
+        return None
+    if isinstance(exc, CONNECTION_ERRORS):
+        if is_loopback(_endpoint_of(exc)):
+            return (
+                "is the emulator running? start it with `cafepipe emulator start`, "
+                "or fix --endpoint-url / AWS_ENDPOINT_URL"
+            )
+        return "check the network (and any proxy), the region and --endpoint-url / AWS_ENDPOINT_URL"
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return NO_CREDENTIALS_HINT
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return "pass --region or set AWS_REGION"
+    if isinstance(exc, botocore.exceptions.SSLError):
+        return "check the network: a proxy that intercepts TLS needs AWS_CA_BUNDLE"
+    if isinstance(exc, botocore.exceptions.ProxyConnectionError):
+        return "check the proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)"
+    if isinstance(
+        exc,
+        (
+            botocore.exceptions.CredentialRetrievalError,
+            botocore.exceptions.TokenRetrievalError,
+            botocore.exceptions.SSOError,
+        ),
+    ):
+        return "refresh the credentials (e.g. aws sso login) and re-run"
+    return None
+
+
+def _endpoint_of(exc: BaseException) -> str:
+    """scheme://host:port of the URL a botocore connection error was about."""
+    url = str(getattr(exc, "kwargs", {}).get("endpoint_url") or "")
+    parsed = urlparse(url)
+    if parsed.scheme and parsed.netloc:
+        return f"{parsed.scheme}://{parsed.netloc}"
+    return url or "the AWS endpoint"

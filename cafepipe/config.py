@@ -29,7 +29,7 @@ DEFAULT_CONFIG_FILE = "cafepipe.toml"
 DEFAULT_STACK = "cafe"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_INSTANCE_TYPE = "t4g.nano"
-DEFAULT_RETENTION_DAYS = 180  # what the exercise uses (lab.md)
+DEFAULT_RETENTION_DAYS = 180  # half a year of history; Logs Insights reads it all
 STATE_ROOT = ".cafepipe"
 
 # How visitors reach the site: through CloudFront to a server with no public IPv4 address
@@ -37,7 +37,7 @@ STATE_ROOT = ".cafepipe"
 SITE_ACCESS_CHOICES = ("cloudfront", "public-ip")
 DEFAULT_SITE_ACCESS = "cloudfront"
 
-# The offline provider (see reference/dependencies.md) and the one real AWS users get.
+# The offline provider (docs/emulator.md) and the one real AWS users get.
 OFFLINE_PROVIDER_VERSION = "3.39.0"
 CURRENT_PROVIDER_CONSTRAINT = "~> 6.0"
 
@@ -77,7 +77,7 @@ SIMULATED_LOG_PREFIX = "simulated-logs/"
 ARCHIVE_PREFIX = "archive/"
 
 # On the instance (Amazon Linux 2023): where Apache writes and the CloudWatch agent lives.
-ACCESS_LOG_PATH = "/var/log/www/access/access_log"  # the JSON "cloudwatch" LogFormat (lab.md)
+ACCESS_LOG_PATH = "/var/log/www/access/access_log"  # the JSON "cloudwatch" LogFormat
 ERROR_LOG_PATH = "/var/log/httpd/error_log"
 ARCHIVE_SCRIPT_PATH = "/usr/local/bin/cafepipe-archive-logs"  # rotated logs → s3://…/archive/
 LOGROTATE_CONFIG_PATH = "/etc/logrotate.d/cafepipe-access"
@@ -85,7 +85,7 @@ AGENT_DIR = "/opt/aws/amazon-cloudwatch-agent"
 AGENT_CTL = f"{AGENT_DIR}/bin/amazon-cloudwatch-agent-ctl"
 AGENT_CONFIG_PATH = f"{AGENT_DIR}/etc/cafepipe-agent.json"
 SSM_AGENT_CONFIG_PATH = "/etc/amazon/ssm/amazon-ssm-agent.json"
-AGENT_STATE_DIR = f"{AGENT_DIR}/logs/state"  # per-file read offsets (the trap in lab.md)
+AGENT_STATE_DIR = f"{AGENT_DIR}/logs/state"  # per-file read offsets: kept across restarts
 
 # Terraform outputs of every stack (contract for simulate-logs, insights, status).
 STACK_OUTPUTS = (
@@ -182,7 +182,7 @@ class StackConfig:
 
     @property
     def log_group_prefix(self) -> str:
-        # The default stack keeps the exercise's names (apache/access); others get their own.
+        # The default stack keeps the plain names (apache/access); others get their own.
         return "apache" if self.stack == DEFAULT_STACK else f"{self.stack}/apache"
 
     @property

@@ -1,7 +1,7 @@
 """One error base for cafepipe, and the exit codes of DESIGN.md.
 
-Core modules raise these; `cli.py` turns them into one readable message and an exit code
-in one place (`cafepipe.cli.main`).
+Core modules raise these; `cafepipe.cli.main` turns them (and every other exception) into
+one readable message and an exit code, in one place (`cafepipe.cli.failures`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ class CafepipeError(Exception):
         self.message = message
         self.hint = hint
 
+    @property
+    def description(self) -> str:
+        """What failed, without the hint."""
+        return self.message
+
     def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n  → {self.hint}"
+        return self.description if not self.hint else f"{self.description}\n  → {self.hint}"
 
 
 class UsageError(CafepipeError):
@@ -36,7 +41,9 @@ class ConfigError(UsageError):
     """A configuration value is invalid; the message names the field."""
 
     def __init__(self, field: str, message: str, hint: str | None = None) -> None:
-        super().__init__(f"config: {field}: {message}", hint)
+        # field "config" is the file itself: "config: FILE is not valid TOML", not "config: config:".
+        prefix = "config" if field == "config" else f"config: {field}"
+        super().__init__(f"{prefix}: {message}", hint)
         self.field = field
 
 
@@ -47,13 +54,11 @@ class TerraformError(CafepipeError):
         super().__init__(message, hint)
         self.diagnostics = diagnostics
 
-    def __str__(self) -> str:
-        parts = [self.message]
-        if self.diagnostics:
-            parts.append(self.diagnostics.rstrip())
-        if self.hint:
-            parts.append(f"  → {self.hint}")
-        return "\n".join(parts)
+    @property
+    def description(self) -> str:
+        if not self.diagnostics:
+            return self.message
+        return f"{self.message}\n{self.diagnostics.rstrip()}"
 
 
 class AwsError(CafepipeError):

@@ -40,3 +40,17 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorInfo]
     info = start_emulator(root)
     yield info
     stop_emulator(root)
+
+
+# Fixtures that start a server or a real program: a test that uses one is an integration test.
+SLOW_FIXTURES = frozenset({"emulator"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tiers honest: `make test-fast` must never start moto behind a test's back."""
+    for item in items:
+        slow = SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if slow and item.get_closest_marker("integration") is None:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {', '.join(sorted(slow))} but is not marked integration"
+            )

@@ -2,7 +2,7 @@
 
 Apache runs unprivileged on a free loopback port with its own ServerRoot, serves the rendered
 site, and writes the JSON `cloudwatch` access log; every line must parse (except the known
-`\\xhh` trap of lab.md) and carry every key, with the values the requests imply.
+`\\xhh` escapes Apache writes) and carry every key, with the values the requests imply.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ GEO_HEADERS = {
     "CloudFront-Viewer-Latitude": "47.60621",
     "CloudFront-Viewer-Longitude": "-122.33207",
 }
-# Bytes Apache writes as \xhh in the log: not JSON (the trap lab.md warns about).
+# Bytes Apache writes as \xhh in the log: not JSON (Apache's own escaping).
 NON_ASCII_AGENT = "Mozilla/5.0 (café-bot)".encode()
 
 

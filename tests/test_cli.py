@@ -43,6 +43,7 @@ def test_up_without_credentials_is_a_clear_error(
     assert not (tmp_path / "cafe").exists()  # refused before rendering or creating anything
 
 
+@pytest.mark.integration
 def test_destroy_without_terminal_or_yes_refuses(
     emulator: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

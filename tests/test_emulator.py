@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 from cafepipe.aws import AwsClients
 from cafepipe.deploy.emulator import EmulatorInfo, emulator_status, start_emulator, stop_emulator
 
+pytestmark = pytest.mark.integration
+
 
 def _logs(info: EmulatorInfo) -> object:
     return AwsClients("us-east-1", info.url).client("logs")

@@ -1,7 +1,8 @@
 """The simulated clickstream: format, determinism, statistical shape and ground truth.
 
 The ground truth is checked against a plain reference counter written here, which parses the
-file the generator wrote and follows DESIGN.md's definitions line by line.
+file the generator wrote and follows the definitions of `cafepipe.logs.generate.truth` line by
+line.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 
 from cafepipe.cafe import catalog, geography, traffic
+from cafepipe.cafe.limits import LOGS_MAX_EVENT_AGE_DAYS
 from cafepipe.cli import main
 from cafepipe.logs.generate import (
     PROFILES,
@@ -250,7 +252,7 @@ def test_zero_lines_is_an_empty_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("log_format", "name", "profile"),
-    [("json", "access_log", "lab"), ("combined", "access_log", "attack"),
+    [("json", "access_log", "week"), ("combined", "access_log", "attack"),
      ("json", "access_log.gz", "busy-month")],
 )  # fmt: skip
 def test_truth_equals_an_independent_count_of_the_file(
@@ -441,9 +443,9 @@ def test_stdout_output_equals_the_file(tmp_path: Path) -> None:
 
 
 def test_profiles_and_warnings() -> None:
-    assert set(PROFILES) == {"lab", "busy-month", "attack"}
+    assert set(PROFILES) == {"week", "busy-month", "attack"}
     for name, profile in PROFILES.items():
-        assert profile.days <= 14, name  # default windows stay inside CloudWatch's limit
+        assert profile.days <= LOGS_MAX_EVENT_AGE_DAYS, name  # inside CloudWatch's limit
         now = datetime.now(timezone.utc)
         assert window_warnings(build_options(profile=name, end=now), now) == []
     long = build_options(start=END - timedelta(days=30), lines=10, end=END)
@@ -453,6 +455,12 @@ def test_profiles_and_warnings() -> None:
     assert (
         build_options(profile="attack", lines=1000, end=END, scanner_share=0.1).scanner_share == 0.1
     )
+
+
+def test_the_former_profile_name_is_the_same_profile() -> None:
+    former = build_options(profile="lab", lines=1000, end=END)
+    assert former == build_options(profile="week", lines=1000, end=END) == make_options(1000)
+    assert former.profile == "week"
 
 
 def test_a_pipe_is_written_in_place_not_replaced(tmp_path: Path) -> None:

@@ -118,6 +118,7 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.integration
 @pytest.mark.browser
 @pytest.mark.skipif(chromium() is None, reason="chromium is not installed (Debian package)")
 def test_report_renders_in_chromium(

@@ -45,7 +45,7 @@ from cafepipe.deploy.render import (
 ENDPOINT = "http://127.0.0.1:4566"
 MODULES = ("compute", "identity", "network", "observability", "storage")
 CHECKOV = Path(sys.prefix) / "checkov" / "bin" / "checkov"  # its own venv (make install)
-# Every checkov skip in the templates, with the reason in the README (issues 2 and 5).
+# Every checkov skip in the templates, with the reason in the README.
 COMMON_CHECKOV_SKIPS = {
     "CKV_AWS_18", "CKV_AWS_144", "CKV_AWS_145", "CKV2_AWS_62",  # S3 bucket
     "CKV_AWS_158", "CKV_AWS_338",  # log groups
@@ -447,7 +447,7 @@ def test_dashboard_has_section_headers_and_the_lab_queries(tmp_path: Path) -> No
     for fragment in (
         'filter request = "/cafe/menu.php"',
         'filter request = "/cafe/processOrder.php"',
-        "stats count(*) as menu_views by city",  # the lab's four geo widgets
+        "stats count(*) as menu_views by city",  # the four geography widgets
         "stats count(*) as orders by city",
         "stats count(*) as visits by region",
         "stats count(*) as orders by region",

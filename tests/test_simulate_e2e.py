@@ -1,5 +1,5 @@
 """End to end on the emulator: `up` → `simulate-logs --lines 50000` → exactly 50,000 events in
-the instance's stream and the file in the bucket → `destroy`."""
+the instance's stream and the file in the bucket → `destroy` → nothing of the stack is left."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def run_cli(args: list[str]) -> Any:
 def test_up_simulate_logs_destroy(tmp_path: Path, emulator: EmulatorInfo) -> None:
     base = ["--stack", STACK, "--state-dir", str(tmp_path), "--endpoint-url", emulator.url]
     outputs = run_cli([*base, "up", "--yes", "--json"])
+    destroyed = False
     try:
         # The stack's TLS-only bucket policy stays in place: the emulator counts its own
         # requests as TLS (cafepipe.deploy.emulator.evaluate_bucket_policy_conditions).
@@ -49,5 +50,32 @@ def test_up_simulate_logs_destroy(tmp_path: Path, emulator: EmulatorInfo) -> Non
         assert uploaded == local.read_bytes()
         truth = json.loads(Path(result["truth_file"]).read_text())
         assert truth["requests"] + truth.get("invalid_lines", 0) == LINES
+
+        report = run_cli([*base, "destroy", "--yes", "--json"])
+        destroyed = True
+        assert report["leftovers"] == []
+        assert report["destroyed"] >= 15
+        assert_nothing_left(clients, outputs)
+        assert run_cli([*base, "status", "--json"])["deployed"] is False
     finally:
-        run_cli([*base, "destroy", "--yes"])
+        if not destroyed:
+            run_cli([*base, "destroy", "--yes"])
+
+
+def assert_nothing_left(clients: AwsClients, outputs: dict[str, Any]) -> None:
+    """Asked of AWS itself, not of cafepipe's own check: every kind of resource is gone."""
+    s3 = clients.client("s3")
+    assert outputs["bucket_name"] not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    logs = clients.client("logs")
+    assert logs.describe_log_groups(logGroupNamePrefix=f"{STACK}/apache/")["logGroups"] == []
+    iam = clients.client("iam")
+    assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(STACK)]
+    profiles = iam.list_instance_profiles()["InstanceProfiles"]
+    assert not [p for p in profiles if p["InstanceProfileName"].startswith(STACK)]
+    dashboards = clients.client("cloudwatch").list_dashboards(
+        DashboardNamePrefix=outputs["dashboard_name"]
+    )
+    assert dashboards["DashboardEntries"] == []
+    reservations = clients.client("ec2").describe_instances(InstanceIds=[outputs["instance_id"]])
+    states = [i["State"]["Name"] for r in reservations["Reservations"] for i in r["Instances"]]
+    assert states == ["terminated"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cafepipe.aws import AwsClients
 from cafepipe.config import load_config
 from cafepipe.deploy.stack import open_stack, summarize_plan_events, write_backend_config
@@ -54,6 +56,7 @@ def test_backend_file_local_and_s3(tmp_path: Path) -> None:
     assert "secret" not in text.lower() and "access_key" not in text
 
 
+@pytest.mark.integration
 def test_s3_backend_keeps_state_in_the_bucket(emulator: object, tmp_path: Path) -> None:
     """The rendered backend works for real: state and its lock file go to S3 (moto)."""
     url = emulator.url  # type: ignore[attr-defined]

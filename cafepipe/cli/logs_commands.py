@@ -43,17 +43,18 @@ from cafepipe.cli.views import (
     type=click.Choice(["json", "combined"]),
     default="json",
     show_default=True,
-    help="json: the lab's cloudwatch LogFormat + bytes + geo; combined: Apache combined.",
+    help="json: the stack's JSON access log (with bytes and geography); combined: Apache "
+    "combined.",
 )
 @click.option(
     "--truth", "truth_path", help="Also write the ground truth (insights JSON schema) here."
 )
 @click.option(
     "--profile",
-    type=click.Choice(["lab", "busy-month", "attack"]),
-    default="lab",
+    default="week",
     show_default=True,
-    help="Bundled defaults: lab (a small week), busy-month (13 busy days), attack (scanning).",
+    help="Bundled defaults: week (a small café's week), busy-month (13 busy days), attack "
+    "(scanning).",
 )
 @click.option(
     "--host",
@@ -94,7 +95,7 @@ def generate_logs(
 
     \b
     Examples:
-      cafepipe generate-logs --out access_log                       # lab profile, last 7 days
+      cafepipe generate-logs --out access_log                       # week profile, the last 7 days
       cafepipe generate-logs --out big.json.gz --lines 10000000 --seed 7
       cafepipe generate-logs --out - --format combined | goaccess --log-format=COMBINED -
       cafepipe generate-logs --out attack.log --profile attack --truth truth.json
@@ -208,9 +209,9 @@ def ship_command(
 )
 @click.option(
     "--profile",
-    default="lab",
+    default="week",
     show_default=True,
-    help="Generator profile: lab, busy-month, attack.",
+    help="Generator profile: week, busy-month, attack.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

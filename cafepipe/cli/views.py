@@ -126,7 +126,9 @@ class TerraformProgress:
             verb = _VERBS.get(action, (action, action))[0]
             self.console.print(f"  [red]✗[/red] failed {verb} {escape(address)}", soft_wrap=True)
         elif kind == "planned_change" and self.title == "planning":
-            self.done += 1
+            # A data source read at apply time is not a change to the stack.
+            if (event.get("change") or {}).get("action") != "read":
+                self.done += 1
         elif kind == "diagnostic" and (event.get("diagnostic") or {}).get("severity") == "warning":
             summary = event["diagnostic"].get("summary", "")
             if summary not in self._warnings:  # Terraform repeats a warning per resource

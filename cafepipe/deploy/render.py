@@ -1,9 +1,11 @@
 """Render a stack: the Jinja-templated Terraform, the instance files, the café site.
 
 `render_stack` writes everything Terraform needs into `.cafepipe/<stack>/terraform/`:
-the root module and its four modules (`*.tf`), `dashboard.json`, and `instance/` (the user
-data, which carries the Apache config, the CloudWatch agent config and the site). It never
-touches Terraform's own files there (state, `.terraform/`, the lock file, plans).
+the root module and the modules it calls (`*.tf`: storage, observability, identity, network,
+compute and, behind CloudFront, cdn), `dashboard.json`, and `instance/` (the user data, which
+carries the Apache config, the CloudWatch agent config and the site, and copies of those
+files). It never touches Terraform's own files there (state, `.terraform/`, the lock file,
+plans, `backend.tf`). `docs/data-flow.md` describes the layout.
 
 `render_template` renders any file of `templates/` (SSM scripts, the HTML report…) with the
 same strict Jinja environment.

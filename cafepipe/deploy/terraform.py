@@ -305,10 +305,6 @@ class TerraformRunner:
     ) -> TerraformResult:
         return self.run(build_args("plan", save_plan=save, destroy=destroy), on_event)
 
-    def show_plan(self) -> dict[str, Any]:
-        value = self.run(build_args("show", plan_file=PLAN_FILE)).value()
-        return dict(value)
-
     def apply(
         self, on_event: EventCallback | None = None, plan_file: str | None = PLAN_FILE
     ) -> TerraformResult:

@@ -2,7 +2,8 @@
 
 One catalog (`queries.INSIGHTS`) of SQL + Logs Insights queries; two engines (DuckDB over a
 local copy of a file, an S3 object or a log group; Logs Insights on the log group); one
-JSON shape (`summary.summarize`, the schema of DESIGN.md); tables, CSV and an HTML report.
+JSON shape (`summary.summarize`, documented by `docs/insights.schema.json`); tables, CSV and an
+HTML report.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ if TYPE_CHECKING:  # boto3 is imported only when a cloud source or engine is use
     from cafepipe.aws import AwsClients
 
 ENGINES = ("duckdb", "cloudwatch", "athena")
-OUTPUT_FORMATS = ("table", "json", "csv", "html")
 DEFAULT_CLOUDWATCH_WINDOW = timedelta(days=14)  # CloudWatch keeps what the agent sent lately
 _SINCE_RE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -92,7 +92,8 @@ def run_logs_insights(
     timeout: float = 300.0,
 ) -> InsightsRun:
     """Every insight, computed by CloudWatch Logs Insights on a log group."""
-    from cafepipe.insights.cloudwatch_engine import PRICE_PER_GB_SCANNED, run_cloudwatch
+    from cafepipe.cost.prices import LOGS_INSIGHTS_USD_PER_GB
+    from cafepipe.insights.cloudwatch_engine import run_cloudwatch
 
     end = now or datetime.now(timezone.utc).replace(tzinfo=None)
     start = since or end - DEFAULT_CLOUDWATCH_WINDOW
@@ -107,7 +108,7 @@ def run_logs_insights(
         "bytes_scanned": int(run.bytes_scanned),
         "records_scanned": int(run.records_scanned),
         "cost_usd": run.cost_usd,
-        "price_per_gb_usd": PRICE_PER_GB_SCANNED,
+        "price_per_gb_usd": LOGS_INSIGHTS_USD_PER_GB,
     }
     return InsightsRun(data, meta)
 

@@ -18,10 +18,10 @@ import botocore.exceptions
 
 from cafepipe.aws import AwsClients, describe_client_error
 from cafepipe.cafe import catalog
+from cafepipe.cost.prices import LOGS_INSIGHTS_USD_PER_GB
 from cafepipe.errors import AwsError
 from cafepipe.insights.queries import INSIGHTS, Insight
 
-PRICE_PER_GB_SCANNED = 0.005  # USD, Logs Insights (reference/dependencies.md)
 GB = 1024**3
 DONE_STATES = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
 
@@ -37,7 +37,7 @@ class CloudWatchRun:
 
     @property
     def cost_usd(self) -> float:
-        return round(self.bytes_scanned / GB * PRICE_PER_GB_SCANNED, 6)
+        return round(self.bytes_scanned / GB * LOGS_INSIGHTS_USD_PER_GB, 6)
 
 
 def _epoch_seconds(moment: datetime) -> int:

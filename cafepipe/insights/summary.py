@@ -1,7 +1,8 @@
-"""Turn the catalog's rows (from either engine) into the insights JSON of DESIGN.md.
+"""Turn the catalog's rows (from either engine) into the insights JSON.
 
-The keys of DESIGN.md's schema keep their exact meaning (they are compared with the log
-generator's ground truth); the other insights are added under their catalog id.
+Its shape is `docs/insights.schema.json`. The keys it shares with the log generator's ground
+truth (`cafepipe.cafe.traffic.SCHEMA_KEYS`) keep their exact meaning, since they are compared
+with it key by key; the other insights are added under their catalog id.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def summarize(
     invalid_lines: int,
     insights: tuple[Insight, ...] = INSIGHTS,
 ) -> dict[str, Any]:
-    """The insights JSON: DESIGN.md's keys plus one key per other catalog entry."""
+    """The insights JSON: the shared keys plus one key per other catalog entry."""
     result: dict[str, Any] = {"invalid_lines": invalid_lines}
     for insight in insights:
         if insight.id not in rows_by_id:

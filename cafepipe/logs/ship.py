@@ -19,9 +19,11 @@ import calendar
 import gzip
 import re
 import time
+import zlib
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,6 +39,7 @@ from cafepipe.cafe.limits import (
     LOGS_MAX_EVENT_AGE_DAYS,
     LOGS_MAX_EVENT_FUTURE,
 )
+from cafepipe.aws import aws_error_hint, describe_client_error
 from cafepipe.errors import AwsError, UsageError
 from cafepipe.reporting import SILENT, Reporter
 
@@ -66,7 +69,7 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
-# The JSON access log's "time" value (lab.md): 2026-11-27T04:47:33.123Z; offsets tolerated.
+# The JSON access log's "time" value: 2026-11-27T04:47:33.123Z; offsets tolerated.
 _JSON_TIME_RE = re.compile(
     r'"time"\s*:\s*"(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?'
     r'(Z|[+-]\d{2}:?\d{2})?"'
@@ -163,10 +166,41 @@ class ParsedLog:
     rejected: Counter[str] = field(default_factory=Counter)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+# What a corrupt (zlib.error, BadGzipFile) or truncated (EOFError) .gz raises while it is read.
+CORRUPT_GZIP_ERRORS = (gzip.BadGzipFile, zlib.error, EOFError)
+
+
+def _check_gzip_name(path: Path) -> None:
+    """A file named .gz is read as gzip: refuse one that is not (a plain log renamed)."""
+    if path.suffix != ".gz":
+        return
+    with path.open("rb") as handle:
+        magic = handle.read(2)
+    if magic and magic != GZIP_MAGIC:
+        raise UsageError(
+            f"{path} is named .gz but is not gzip-compressed",
+            "rename it without .gz to ship it as plain text, or compress it with gzip",
+        )
+
+
+@contextmanager
+def _reading_gzip(path: Path) -> Iterator[None]:
+    """A corrupt or truncated .gz met while reading becomes a UsageError naming the file."""
+    try:
+        yield
+    except CORRUPT_GZIP_ERRORS as exc:
+        raise UsageError(
+            f"{path} is a corrupt or truncated gzip file ({exc})",
+            f"check it with gzip -t {path}; copy or download it again",
+        ) from None
+
+
 def _open_text(path: Path) -> IO[str]:
     # Invalid UTF-8 is replaced rather than fatal: a log line is data, never a crash.
     # newline="\n": only LF ends a line, as for the agent (a stray CR stays in its line).
     if path.suffix == ".gz":
+        _check_gzip_name(path)
         return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
     return path.open(encoding="utf-8", errors="replace", newline="\n")
 
@@ -179,7 +213,7 @@ def iter_log_chunks(path: Path, chunk_lines: int = CHUNK_LINES) -> Iterator[Pars
     if not path.is_file():
         raise UsageError(f"{path}: no such file", "give the path of an access log to ship")
     last_timestamp: int | None = None
-    with _open_text(path) as handle:
+    with _reading_gzip(path), _open_text(path) as handle:
         while True:
             parsed = ParsedLog()
             timestamps, messages, sizes = parsed.timestamps, parsed.messages, parsed.sizes
@@ -435,7 +469,7 @@ def ship_chunks(
     try:
         retention = log_group_retention(logs, log_group)
         ensure_log_stream(logs, log_group, log_stream)
-    except botocore.exceptions.ClientError as exc:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise _aws_error(exc, log_group, log_stream) from exc
     tally = _Tally()
     for parsed in chunks:
@@ -506,7 +540,7 @@ def _ship_chunk(
                 ),
                 sleep=sleep,
             )
-        except botocore.exceptions.ClientError as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise _aws_error(exc, log_group, log_stream, tally.sent) from exc
         refused = server_rejections(response.get("rejectedLogEventsInfo"), len(events))
         tally.rejected.update(refused)
@@ -519,11 +553,21 @@ def _ship_chunk(
 
 
 def _aws_error(
-    exc: botocore.exceptions.ClientError, log_group: str, log_stream: str, sent: int = 0
+    exc: botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError,
+    log_group: str,
+    log_stream: str,
+    sent: int = 0,
 ) -> AwsError:
+    done = f" after {sent} events were delivered" if sent else ""
+    if not isinstance(exc, botocore.exceptions.ClientError):  # no answer: connection, creds…
+        again = " (re-running ships the whole file again)" if sent else ""
+        return AwsError(
+            f"PutLogEvents into {log_group}/{log_stream} failed{done}: "
+            f"{describe_client_error(exc)}",
+            (aws_error_hint(exc) or "check the network and the region") + again,
+        )
     error = exc.response.get("Error", {})
     code = error.get("Code", "Error")
-    done = f" after {sent} events were delivered" if sent else ""
     hint = "re-running ships the whole file again into the same stream"
     if code in THROTTLING_CODES:
         hint = "CloudWatch Logs kept throttling; wait a minute and re-run"
@@ -540,10 +584,12 @@ def _aws_error(
 
 def count_lines(path: Path) -> int:
     """Lines of a file (plain or .gz), as the progress bar's total: fast, no parsing."""
+    if path.suffix == ".gz":
+        _check_gzip_name(path)
     opener = gzip.open if path.suffix == ".gz" else Path.open
     count = 0
     last = b"\n"
-    with opener(path, "rb") as handle:
+    with _reading_gzip(path), opener(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             count += chunk.count(b"\n")
             last = chunk[-1:]
@@ -586,7 +632,14 @@ def count_stream_events(logs: Any, log_group: str, log_stream: str) -> int:
         }
         if token:
             kwargs["nextToken"] = token
-        page = logs.get_log_events(**kwargs)
+        try:
+            page = logs.get_log_events(**kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise AwsError(
+                f"cannot count the events in {log_group}/{log_stream}: "
+                f"{describe_client_error(exc)}",
+                aws_error_hint(exc) or "the credentials need logs:GetLogEvents",
+            ) from exc
         events = page.get("events", [])
         total += len(events)
         next_token = page.get("nextForwardToken")

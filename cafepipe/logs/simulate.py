@@ -10,7 +10,7 @@
 
 What a re-run means: the instance's stream ends up holding the new simulated log, exactly as
 after the first run. So the stream (apache/access/<instance id>) is deleted before the swap
-(the exercise deletes and re-creates it too); the first simulated log is kept on the instance
+(so nothing of an earlier run is counted twice); the first simulated log is kept on the instance
 as `access_log.before-cafepipe`, the previous simulated log as `access_log.previous-simulation`.
 The same seed and size give the same object key (the object is overwritten); its content
 changes only because the simulated time window ends "now".
@@ -29,7 +29,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ class SimulateOptions:
     lines: int | None = None
     days: float | None = None
     seed: int = 1
-    profile: str = "lab"
+    profile: str = "week"
 
     @property
     def label(self) -> str:
@@ -82,7 +82,7 @@ class SimulateOptions:
         return f"seed{self.seed}-{size}-{self.profile}"
 
 
-# Writes the log (plain JSON lines) at the path and returns its ground truth (DESIGN.md schema).
+# Writes the log (plain JSON lines) at the path and returns its ground truth (the insights schema).
 LogGenerator = Callable[[Path, SimulateOptions], Mapping[str, Any]]
 
 
@@ -103,13 +103,10 @@ def validate_options(options: SimulateOptions, retention_days: int) -> SimulateO
                 f"retention ({retention_days} days) when they arrive; half a day is kept for "
                 "the delivery",
             )
-    from cafepipe.logs.generate import PROFILES
+    from cafepipe.logs.generate import profile_name
 
-    if options.profile not in PROFILES:
-        raise UsageError(
-            f"unknown profile {options.profile!r}", f"choose one of: {', '.join(PROFILES)}"
-        )
-    return options
+    # Normalised here, so the object key and the ground truth name the profile one way.
+    return replace(options, profile=profile_name(options.profile))
 
 
 def simulated_dir(config: StackConfig) -> Path:

@@ -244,7 +244,7 @@ WEEKDAY_WEIGHTS: tuple[int, ...] = (10, 10, 10, 11, 12, 14, 13)
 LANDING_WEIGHTS: tuple[int, ...] = (55, 25, 12, 8)
 # Page kinds in a session (also the landing kinds, in LANDING_WEIGHTS order).
 HOME, MENU, ITEM, ABOUT, ORDER = range(5)
-REGULARS_DIVISOR = 5  # regulars are this fraction of a city's visitors
+REGULARS_DIVISOR = 5  # a city's regulars are 1 / this of its visitors
 ABOUT_SHARE = 0.10  # non-bounced sessions that also read the about page
 ORDER_VARIANTS = 128  # distinct order baskets per run
 BOT_ROBOTS_SHARE = 0.3  # crawler sessions that start with /robots.txt
