@@ -364,6 +364,26 @@ def _validate_backend(value: Any) -> BackendConfig:
     return BackendConfig(kind="s3", bucket=bucket, key=value.get("key"), region=region)
 
 
+def _validate_state_dir(value: Any) -> Path:
+    """The state directory may be missing (it is created), but not a file or under one."""
+    path = Path(str(value))
+    for place in (path, *path.parents):
+        try:
+            if not place.exists():
+                continue
+            if place.is_dir():
+                return path
+        except OSError:  # not ours to look into: whoever writes there reports it
+            return path
+        where = "is a file" if place == path else f"is under {place}, which is a file"
+        raise ConfigError(
+            "state_dir",
+            f"{path} {where}, not a folder",
+            "pass --state-dir a folder (it is created if missing), or set CAFEPIPE_STATE_DIR",
+        )
+    return path
+
+
 def derived_bucket_name(stack: str, region: str, state_root: Path) -> str:
     """A globally-unique-ish, stable bucket name: stable for one checkout, different across them."""
     seed = f"{stack}:{region}:{state_root.resolve()}"
@@ -424,7 +444,7 @@ def load_config(
 
     stack = _validate_stack(merged.get("stack", DEFAULT_STACK))
     region = _validate_region(merged.get("region", DEFAULT_REGION))
-    state_root = Path(merged.get("state_dir") or STATE_ROOT)
+    state_root = _validate_state_dir(merged.get("state_dir") or STATE_ROOT)
     bucket = merged.get("bucket_name") or derived_bucket_name(stack, region, state_root)
     usage = merged.get("usage", {})
     if not isinstance(usage, Mapping):

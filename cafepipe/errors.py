@@ -41,7 +41,7 @@ class ConfigError(UsageError):
     """A configuration value is invalid; the message names the field."""
 
     def __init__(self, field: str, message: str, hint: str | None = None) -> None:
-        # field "config" is the file itself: "config: FILE is not valid TOML", not "config: config:".
+        # Field "config" is the file itself: say "config: FILE …", not "config: config: FILE …".
         prefix = "config" if field == "config" else f"config: {field}"
         super().__init__(f"{prefix}: {message}", hint)
         self.field = field

@@ -61,8 +61,14 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         main(["--debug", "--state-dir", str(tmp_path), "up", "--yes"])
 
 
-def test_interrupt_exits_130_with_a_rerun_hint(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("command", "rerun"), [(["render"], False), (["up", "--yes"], True), (["destroy"], True)]
+)
+def test_interrupt_exits_130_and_says_what_a_rerun_does(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    rerun: bool,
 ) -> None:
     import cafepipe.config
 
@@ -72,6 +78,36 @@ def test_interrupt_exits_130_with_a_rerun_hint(
     monkeypatch.setattr(cafepipe.config, "load_config", interrupted)
     monkeypatch.setattr("cafepipe.cli.context.load_config", interrupted)
     with pytest.raises(SystemExit) as exited:
-        main(["render"])
+        main(command)
     assert exited.value.code == 130
-    assert "safe to re-run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted") and "Traceback" not in err
+    # Only where Terraform keeps what it did is a re-run promised to continue.
+    assert ("safe to re-run `cafepipe " in err) is rerun
+
+
+def test_a_truncated_gzip_is_bad_input_not_an_interrupt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    # An EOFError (what a truncated .gz raises) was taken by click for Ctrl-C: exit 130.
+    packed = gzip.compress(b'{"time":"2026-11-20T08:15:00Z"}\n' * 500)
+    truncated = tmp_path / "access_log.gz"
+    truncated.write_bytes(packed[: len(packed) // 2])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with pytest.raises(SystemExit) as exited:
+        main(["--endpoint-url", "http://127.0.0.1:9", "ship", str(truncated)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "interrupted" not in err and "truncated" in err and str(truncated) in err
+
+
+def test_click_usage_errors_are_one_line_with_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["insights", "--format", "xml"])
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("error: Invalid value for '--format'")
+    assert lines[1:] == ["  → see `cafepipe insights --help`"]

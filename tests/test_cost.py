@@ -834,8 +834,8 @@ def test_log_defaults_match_the_generators_output(tmp_path: Path) -> None:
     from cafepipe.cost import estimate as cost
 
     generate = pytest.importorskip("cafepipe.logs.generate")
-    lab = generate.PROFILES["lab"]
-    assert round(lab.daily_requests * 365 / 12) == cost.DEFAULT_LOG_LINES_PER_MONTH
+    small_cafe = generate.PROFILES[generate.DEFAULT_PROFILE]
+    assert round(small_cafe.daily_requests * 365 / 12) == cost.DEFAULT_LOG_LINES_PER_MONTH
     log = tmp_path / "access_log"
     generate.generate_log(generate.build_options(lines=20_000, seed=7), log)
     raw = log.read_bytes()

@@ -89,7 +89,7 @@ def test_queries_are_polled_until_complete_and_priced() -> None:
                 cells(basket="latte:2,croissant:1", orders="3"),
                 cells(basket="latte:1", orders="2"),
             ],
-            scanned=1024**3,
+            scanned=10**9,
         )
         # second round
         results(
@@ -97,7 +97,7 @@ def test_queries_are_polled_until_complete_and_priced() -> None:
             "q1",
             "Complete",
             [cells(requests="120", bytes="5000", unique_ips="40")],
-            scanned=2 * 1024**3,
+            scanned=2 * 10**9,
         )
         results(
             stubber,
@@ -107,7 +107,7 @@ def test_queries_are_polled_until_complete_and_priced() -> None:
                 cells(city="Seattle", menu_views="12"),
                 cells(city="Portland", menu_views="5"),
             ],
-            scanned=1024**3,
+            scanned=10**9,
         )
         run = run_cloudwatch(
             FakeClients(client),
@@ -125,8 +125,8 @@ def test_queries_are_polled_until_complete_and_priced() -> None:
     assert run.rows["totals"] == [[120, 5000, 40]]
     assert run.rows["by_city"] == [["Seattle", 12, 0], ["Portland", 5, 0]]
     assert run.rows["items_ordered"] == [["latte", 8, 5], ["croissant", 3, 3]]
-    assert run.bytes_scanned == 4 * 1024**3
-    assert run.cost_usd == 0.02  # 4 GB at $0.005/GB
+    assert run.bytes_scanned == 4 * 10**9
+    assert run.cost_usd == 0.02  # 4 GB (decimal, as AWS prices them) at $0.005/GB
 
 
 def test_timeout_stops_the_queries_and_says_so() -> None:

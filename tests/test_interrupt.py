@@ -32,7 +32,7 @@ def test_interrupted_up_exits_130_and_a_rerun_completes(
         emulator.url,
     ]
     up = subprocess.Popen(
-        [*base, "up", "--yes"],
+        [*base, "-v", "up", "--yes"],  # -v prints each resource as it is created
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -28,19 +28,18 @@ from cafepipe.config import (
     load_config,
 )
 from cafepipe.deploy import render as render_module
+from cafepipe.deploy import templating
 from cafepipe.deploy.dashboard import dashboard_body, saved_queries
 from cafepipe.deploy.render import (
     HTTPD_CONF_PATH,
     USER_DATA_FILE,
-    TemplateRenderError,
-    hcl_literal,
     instance_files,
     render_stack,
     render_stack_files,
-    render_template,
     site_files,
     user_data,
 )
+from cafepipe.deploy.templating import TemplateRenderError, hcl_literal, render_template
 
 ENDPOINT = "http://127.0.0.1:4566"
 MODULES = ("compute", "identity", "network", "observability", "storage")
@@ -283,7 +282,7 @@ def test_render_into_another_directory(tmp_path: Path) -> None:
 def scratch_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "templates"
     root.mkdir()
-    monkeypatch.setattr(render_module, "templates_dir", lambda: root)
+    monkeypatch.setattr(templating, "templates_dir", lambda: root)
     return root
 
 
@@ -564,6 +563,6 @@ def test_checkov_passes_both_renders_with_only_the_documented_skips(
         }
         assert skipped == EXPECTED_CHECKOV_SKIPS[flavour], flavour
     # Every skip says why (the text after `#checkov:skip=<id>:`).
-    for template in (Path(render_module.terraform_dir())).rglob("*.tf.j2"):
+    for template in (Path(templating.terraform_dir())).rglob("*.tf.j2"):
         for reason in re.findall(r"#checkov:skip=[\w]+:(.*)", template.read_text()):
             assert len(reason.split()) >= 6, (template, reason)

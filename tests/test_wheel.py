@@ -45,7 +45,7 @@ def test_wheel_ships_templates_and_renders(tmp_path: Path) -> None:
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     probe = subprocess.run(
-        [sys.executable, "-c", "import cafepipe.deploy.resources as r; print(r.terraform_dir())"],
+        [sys.executable, "-c", "import cafepipe.deploy.templating as t; print(t.terraform_dir())"],
         cwd=work,
         env=env,
         capture_output=True,

@@ -16,8 +16,9 @@ A line can in principle be both; the generator never writes such a line.
 
 from __future__ import annotations
 
-# The shared keys of the insights schema (docs/insights.schema.json): the generator's ground truth and the insights JSON
-# both carry them with the same meaning, so a simulated log's insights compare key by key.
+# The shared keys of the insights schema (docs/insights.schema.json): the generator's ground
+# truth and the insights JSON both carry them with the same meaning, so a simulated log's
+# insights compare key by key.
 SCHEMA_KEYS: tuple[str, ...] = (
     "requests", "invalid_lines", "bytes", "unique_ips", "status_classes", "top_paths",
     "menu_views", "order_requests", "menu_visitors", "purchasers", "conversion_rate",

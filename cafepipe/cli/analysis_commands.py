@@ -103,7 +103,10 @@ Examples:
 
 def _insights_clients(state: CliState, source: str | None, engine: str) -> Any:
     from cafepipe.aws import AwsClients
+    from cafepipe.insights.sources import parse_source
 
+    if source:
+        parse_source(source)  # a malformed source is bad input (exit 2), whatever the credentials
     cloud = engine == "cloudwatch" or (source or "").startswith(("s3://", "logs:"))
     if not cloud:
         return None
@@ -198,7 +201,7 @@ def insights_command(
     status_classes, top_paths, menu_views, order_requests, menu_visitors, purchasers,
     conversion_rate, by_city, by_region, by_country, hourly, bot_requests,
     scanner_requests) plus one key per other insight, and "meta" (source, engine; for
-    cloudwatch: bytes_scanned and cost_usd at $0.005/GB).
+    cloudwatch: bytes_scanned and cost_usd at Logs Insights' price per GB).
     """
     from cafepipe.insights.report import write_output
 
@@ -207,7 +210,7 @@ def insights_command(
     if engine == "cloudwatch" and output_format == "table":
         err_console.print(
             f"Logs Insights scanned {run.meta['bytes_scanned']:,} bytes "
-            f"(${run.meta['cost_usd']:.6f} at $0.005/GB)"
+            f"(${run.meta['cost_usd']:.6f} at ${run.meta['price_per_gb_usd']}/GB)"
         )
     if out is not None:
         err_console.print(f"wrote {out}")

@@ -2,7 +2,7 @@
 
 `describe_failure` is a pure function (no output, no exit), so a test can table-test it.
 `main()` in `cafepipe.cli.app` is the only caller: it prints `Failure.render()` on stderr and
-exits with `Failure.exit_code`. The exit codes (DESIGN.md, docs/data-flow.md):
+exits with `Failure.exit_code`. The exit codes (docs/data-flow.md, "Exit codes"):
 
 * 0 success;
 * 1 the operation failed: AWS, Terraform, the machine (disk full, out of memory), a bug;
@@ -207,8 +207,8 @@ def _os_failure(exc: OSError, user_paths: Iterable[str]) -> Failure:
 
 
 def _given_by_user(exc: OSError, user_paths: Iterable[str]) -> bool:
-    roots = [_absolute(path) for path in user_paths if path and path != "-"]
-    roots = [root for root in roots if root is not None and root.parent != root]  # never "/"
+    candidates = (_absolute(path) for path in user_paths if path and path != "-")
+    roots = [root for root in candidates if root is not None and root.parent != root]  # not "/"
     for name in (exc.filename, exc.filename2):
         target = _absolute(os.fsdecode(name)) if name is not None else None
         if target is not None and any(target.is_relative_to(root) for root in roots):

@@ -43,8 +43,7 @@ from cafepipe.cli.views import (
     type=click.Choice(["json", "combined"]),
     default="json",
     show_default=True,
-    help="json: the stack's JSON access log (with bytes and geography); combined: Apache "
-    "combined.",
+    help="json: the stack's JSON access log (with bytes and geography); combined: Apache combined.",
 )
 @click.option(
     "--truth", "truth_path", help="Also write the ground truth (insights JSON schema) here."

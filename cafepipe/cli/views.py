@@ -168,7 +168,10 @@ class ConsoleReporter(Reporter):
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=self.console, transient=True) as bar:
+        # No terminal (a pipe, CI): no bar at all, rather than a blank line at the end.
+        with Progress(
+            *columns, console=self.console, transient=True, disable=not self.console.is_terminal
+        ) as bar:
             task = bar.add_task(escape(description), total=total)
             yield lambda n: bar.advance(task, n)
 

@@ -29,6 +29,7 @@ from cafepipe.cost.prices import (
     CURRENCY,
     DASHBOARD_FREE_TIER_METRICS,
     FREE_TIERS,
+    GB,
     HOURS_PER_MONTH,
     PRICE_DATE,
     FreeTier,
@@ -45,19 +46,18 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 DAYS_PER_MONTH = 365 / 12  # 30.42
-GB = 1e9  # AWS bills decimal gigabytes
 # Amazon Linux 2023 AMIs come with an 8 GiB gp3 root volume when the template sets none.
 DEFAULT_ROOT_VOLUME_GB = 8
 DEFAULT_ROOT_VOLUME_TYPE = "gp3"
 # EC2 detailed monitoring sends about 7 metrics per instance, billed as custom metrics.
 DETAILED_MONITORING_METRICS = 7
 
-# "A typical simulated month": the generator's default `lab` profile (a small café, 20,000
-# requests a day) over 365/12 days; tests/test_cost.py checks it still matches the generator.
+# "A typical simulated month": the generator's default profile (a small café, 20,000 requests
+# a day) over 365/12 days; tests/test_cost.py checks it still matches the generator.
 DEFAULT_LOG_LINES_PER_MONTH = 608_333
-# Measured on 200,000 lines of the generator's JSON output (lab profile, seed 1): 500.2 bytes a
-# line, 3,362 response bytes on average, and gzip -6 shrinking the log to 0.061 of its size
-# (whole file and 1 MB batches alike). Storage uses 0.10: a margin for real traffic's variety.
+# Measured on 200,000 lines of the generator's JSON output (default profile, seed 1): 500.2
+# bytes a line, 3,362 response bytes on average, and gzip -6 shrinking the log to 0.061 of its
+# size (whole file and 1 MB batches alike). Storage uses 0.10: a margin for real traffic's variety.
 DEFAULT_BYTES_PER_LOG_LINE = 500
 DEFAULT_LOG_STORAGE_COMPRESSION = 0.10
 DEFAULT_BYTES_PER_RESPONSE = 3_400

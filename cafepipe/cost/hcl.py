@@ -29,13 +29,12 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 
 from cafepipe.errors import CafepipeError
 
-# Serialize to values, not to HCL source: strings unquoted and unescaped, heredocs as their text.
+# Serialize to values, not to HCL source: strings unquoted and unescaped, 1e3 as 1000.0.
 _AS_VALUE = SerializationOptions(
-    with_comments=False,
-    strip_string_quotes=True,
-    preserve_heredocs=False,
-    preserve_scientific_notation=False,
+    with_comments=False, strip_string_quotes=True, preserve_scientific_notation=False
 )
+# A heredoc as the quoted string it stands for.
+_HEREDOC_AS_STRING = SerializationOptions(with_comments=False, preserve_heredocs=False)
 MAX_MODULE_DEPTH = 8
 # var.x → the caller's argument → its var.y …: a longer chain can only be a cycle.
 MAX_REFERENCE_HOPS = 20
@@ -75,7 +74,8 @@ def _syntax_problem(exc: UnexpectedInput) -> str:
     if isinstance(exc, UnexpectedToken):
         if exc.token.type == "$END":
             return "unexpected end of file (missing '}'?)"
-        return f"unexpected {str(exc.token)[:20]!r}"
+        found = str(exc.token).strip()
+        return f"unexpected {found.splitlines()[0][:20]!r}" if found else "unexpected line break"
     if isinstance(exc, UnexpectedCharacters):
         return f"unexpected character {exc.char!r}"
     return "unexpected end of file"
@@ -149,9 +149,10 @@ class _Evaluation:
         if isinstance(node, StringRule):
             return self.template(node)
         if isinstance(node, HeredocTemplateRule):
-            # python-hcl2 keeps a heredoc as one token and leaves its ${…} unparsed, so a
-            # heredoc template has no value here; a plain heredoc is its text.
-            text = str(node.serialize(_AS_VALUE))
+            # Its quoted form, unescaped: asked for the value instead, python-hcl2 8.1.4 leaves
+            # the quotes of a `<<-` heredoc escaped (\"). It keeps a heredoc as one token, its
+            # ${…} unparsed, so a heredoc template has no value here.
+            text = process_escape_sequences(str(node.serialize(_HEREDOC_AS_STRING))[1:-1])
             return None if "${" in text or "%{" in text else text
         if isinstance(node, TupleRule):
             return [self.value(element) for element in node.elements]
@@ -196,12 +197,11 @@ class _Evaluation:
         entries: dict[str, Any] = {}
         for element in node.elements:
             key_rule = element.key
+            key: Any
             if isinstance(key_rule, ObjectElemKeyRule) and isinstance(
                 key_rule.value, IdentifierRule
-            ):
-                key: Any = str(
-                    key_rule.value.serialize()
-                )  # `{ name = … }`: a name, not a reference
+            ):  # `{ name = … }`: a name, not a reference
+                key = str(key_rule.value.serialize())
             elif isinstance(key_rule, ObjectElemKeyRule):
                 key = self.value(key_rule.value)
             else:  # `{ (var.x) = … }`
@@ -353,8 +353,8 @@ def _scan_module(
 def _instances(block: HclBlock, scope: ModuleScope, inventory: StackInventory, name: str) -> int:
     if "count" in block.attributes:
         count = scope.evaluate(block.attributes["count"])
-        if _is_number(count) and count == int(count):
-            return max(int(count), 0)
+        if isinstance(count, int) and not isinstance(count, bool):
+            return max(count, 0)
         # e.g. a conditional count (`var.x ? 1 : 0`), which is not evaluated
         inventory.notes.append(f"{name}: count is an expression; assumed 1")
     elif "for_each" in block.attributes:

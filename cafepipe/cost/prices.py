@@ -23,6 +23,7 @@ PRICE_DATE = "2026-11-27"  # when this table was last reviewed as a whole
 HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (8,760 h / 12)
 # Logs Insights, per GB scanned, in every region below; `cafepipe insights --engine
 # cloudwatch` prices its own queries with it too.
+GB = 1e9  # the prices here are per decimal gigabyte, as the price pages state them
 LOGS_INSIGHTS_USD_PER_GB = 0.005
 # A dashboard is free (3 of them) only while it shows at most this many metrics.
 DASHBOARD_FREE_TIER_METRICS = 50

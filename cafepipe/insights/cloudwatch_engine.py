@@ -2,7 +2,8 @@
 
 All queries are started at once (Logs Insights runs up to 30 concurrently), then polled
 until each is complete. The poll interval, the timeout and the clock are parameters, so
-tests never sleep. Bytes scanned are summed and priced at Logs Insights' $0.005 per GB.
+tests never sleep. Bytes scanned are summed and priced at Logs Insights' price per GB
+(`cafepipe.cost.prices`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import botocore.exceptions
 
 from cafepipe.aws import AwsClients, describe_client_error
 from cafepipe.cafe import catalog
-from cafepipe.cost.prices import LOGS_INSIGHTS_USD_PER_GB
+from cafepipe.cost.prices import GB, LOGS_INSIGHTS_USD_PER_GB
 from cafepipe.errors import AwsError
 from cafepipe.insights.queries import INSIGHTS, Insight
 
-GB = 1024**3
 DONE_STATES = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
 
 

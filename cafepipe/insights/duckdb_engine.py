@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import tempfile
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,11 +28,16 @@ from typing import Any
 import duckdb
 
 from cafepipe.cafe.geography import CITIES, CITY_BLOCKS, CITY_INDEX, NETWORK_CITIES
-from cafepipe.errors import UsageError
+from cafepipe.errors import CafepipeError, UsageError
 from cafepipe.insights.queries import AGENTS_SQL, INSIGHTS, Insight, scanner_condition_sql
 
 LOG_FORMATS = ("auto", "json", "combined")
 _CHUNK = 16 * 1024 * 1024
+# What a corrupt (zlib.error, BadGzipFile) or truncated (EOFError) .gz raises while it is read.
+_CORRUPT_GZIP = (gzip.BadGzipFile, zlib.error, EOFError)
+# DuckDB errors that mean "this input is not something the reader can take" (exit 2).
+_INPUT_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException)
+_HINT = "pass a JSON or combined Apache access log, plain or .gz (--log-format forces one)"
 
 # Combined: host ident user [time] "request" status bytes "referer" "user-agent".
 # Only lines the quote split cannot take (escaped quotes, no referer/agent) meet this regex.
@@ -60,7 +66,7 @@ def detect_format(path: Path) -> str:
     """'json' if most of the first non-blank lines start with '{', else 'combined'."""
     opener: Any = gzip.open if _is_gzip(path) else open
     json_votes = combined_votes = 0
-    with opener(path, "rb") as handle:
+    with _reading_gzip(path), opener(path, "rb") as handle:
         for raw in handle:
             line = raw.strip()
             if not line:
@@ -77,6 +83,53 @@ def detect_format(path: Path) -> str:
 def _is_gzip(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
+
+
+@contextmanager
+def _reading_gzip(path: Path) -> Iterator[None]:
+    """A corrupt or truncated .gz met while reading becomes a UsageError naming the file."""
+    try:
+        yield
+    except _CORRUPT_GZIP as exc:
+        raise UsageError(
+            f"{path} is a corrupt or truncated gzip file ({exc})",
+            f"check it with gzip -t {path}; copy or download it again",
+        ) from None
+
+
+def _check_gzip_name(path: Path) -> None:
+    # DuckDB decompresses by the name: a plain log named .gz would fail deep in its reader.
+    if path.suffix == ".gz" and path.stat().st_size and not _is_gzip(path):
+        raise UsageError(
+            f"{path} is named .gz but is not gzip-compressed",
+            "rename it without .gz (it is read as plain text then), or compress it with gzip",
+        )
+
+
+def _looks_binary(path: Path) -> bool:
+    """Whether the start of a file is binary data: a tenth of it control bytes or not UTF-8."""
+    opener: Any = gzip.open if _is_gzip(path) else open
+    with _reading_gzip(path), opener(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    if not head:
+        return False
+    text = head.decode("utf-8", "replace")
+    odd = sum(1 for char in text if char == "\ufffd" or (char < " " and char not in "\t\n\r"))
+    return odd > len(text) // 10  # a junk line in a log is not enough
+
+
+def _first_line(text: str) -> str:
+    # DuckDB's messages quote the offending line, binary bytes and all: keep the first line.
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else "unreadable"
+    return "".join(char if char.isprintable() else "\ufffd" for char in first)[:200]
+
+
+def _not_an_access_log(path: Path, reason: str, fmt: str) -> UsageError:
+    return UsageError(
+        f"{path} is not an access log this tool reads ({_first_line(reason)}; read as {fmt})",
+        _HINT,
+    )
 
 
 def _has_crlf(path: Path) -> bool:
@@ -101,15 +154,15 @@ def sanitized_copy(path: Path) -> Iterator[Path]:
     """An uncompressed UTF-8 copy of `path` with LF line ends, removed on exit."""
     with tempfile.TemporaryDirectory(prefix="cafepipe-log-") as tmp:
         target = Path(tmp) / "access.log"
-        try:
+        # Other OSErrors (the disk full under the temporary copy…) are not the input's fault:
+        # they reach cafepipe's error boundary as they are.
+        with _reading_gzip(path):
             if _is_gzip(path):
                 with gzip.open(path, "rb") as source:
                     _write_sanitized(source, target)
             else:
                 with path.open("rb") as source:
                     _write_sanitized(source, target)
-        except (OSError, EOFError) as exc:
-            raise UsageError(f"{path} is not a readable log file: {exc}") from None
         yield target
 
 
@@ -353,6 +406,7 @@ def load_log(
         raise UsageError(f"unknown log format {log_format!r}", "use auto, json or combined")
     if not path.is_file():
         raise UsageError(f"log file {path} does not exist", "pass --source FILE")
+    _check_gzip_name(path)
     con = connection or duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
@@ -366,8 +420,15 @@ def load_log(
         except (_NeedsCleanCopy, duckdb.InvalidInputException):
             with sanitized_copy(path) as clean:
                 _parse_into(con, clean, fmt)
-    except duckdb.Error as exc:
-        raise UsageError(f"cannot read {path} as a {fmt} access log: {exc}") from None
+    except _NeedsCleanCopy:  # even the cleaned copy has bytes the reader refuses
+        raise _not_an_access_log(path, "bytes the CSV reader refuses", fmt) from None
+    except _INPUT_ERRORS as exc:
+        raise _not_an_access_log(path, str(exc), fmt) from None
+    except duckdb.Error as exc:  # not the input's fault: memory, an internal error…
+        raise CafepipeError(
+            f"DuckDB failed reading {path}: {_first_line(str(exc))}",
+            "re-run with --debug for the traceback, and report it",
+        ) from None
     window = "" if since is None else f"AND ts >= TIMESTAMP '{since.isoformat(sep=' ')}'"
     # A view, not a copy: the parsed table is only read by the catalog's queries.
     con.execute(
@@ -378,6 +439,9 @@ def load_log(
         "SELECT count(*), count(*) FILTER (WHERE NOT valid) FROM parsed"
     ).fetchone()
     assert counts is not None
+    if counts[0] and counts[0] == counts[1] and _looks_binary(path):
+        # Text in another format is counted as invalid lines; binary data is no log at all.
+        raise _not_an_access_log(path, f"binary data: no log line in {counts[0]} lines", fmt)
     return LoadedLog(con, fmt, int(counts[0]), int(counts[1]))
 
 

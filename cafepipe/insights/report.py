@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from cafepipe.deploy.templating import render_template
 from cafepipe.errors import UsageError
 from cafepipe.insights.queries import INSIGHTS, SECTIONS, WEEKDAYS, Insight, insights_in_section
 
@@ -303,10 +304,6 @@ def report_context(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
 
 def render_html(data: dict[str, Any], meta: dict[str, Any]) -> str:
     """The self-contained HTML report."""
-    from cafepipe.deploy.render import (
-        render_template,  # render imports the dashboard, which imports us
-    )
-
     return render_template("report/report.html.j2", **report_context(data, meta))
 
 

@@ -112,14 +112,16 @@ def _reading(what: str, hint: str) -> Iterator[None]:
     """An AWS error while reading `what` becomes an AwsError naming the real cause."""
     import botocore.exceptions
 
-    from cafepipe.aws import describe_client_error
+    from cafepipe.aws import aws_error_hint, describe_client_error
 
     try:
         yield
     except botocore.exceptions.ClientError as exc:
         raise AwsError(f"cannot read {what}: {describe_client_error(exc)}", hint) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise AwsError(f"cannot read {what}: {exc}") from None
+    except botocore.exceptions.BotoCoreError as exc:  # no answer: the endpoint, credentials…
+        raise AwsError(
+            f"cannot read {what}: {describe_client_error(exc)}", aws_error_hint(exc) or hint
+        ) from None
 
 
 def _millis(moment: datetime) -> int:
@@ -135,6 +137,8 @@ def local_copy(
     """A local file holding the source's log lines (a temporary one for S3 and log groups)."""
     if source.kind == "file":
         path = Path(source.location)
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder, not a log file", "pass --source FILE")
         if not path.is_file():
             raise UsageError(f"log file {path} does not exist", "pass --source FILE")
         yield path

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import botocore.exceptions
 
+from cafepipe.aws import aws_error_hint, describe_client_error
 from cafepipe.cafe.limits import (
     LOGS_EVENT_OVERHEAD_BYTES,
     LOGS_MAX_BATCH_BYTES,
@@ -39,7 +40,6 @@ from cafepipe.cafe.limits import (
     LOGS_MAX_EVENT_AGE_DAYS,
     LOGS_MAX_EVENT_FUTURE,
 )
-from cafepipe.aws import aws_error_hint, describe_client_error
 from cafepipe.errors import AwsError, UsageError
 from cafepipe.reporting import SILENT, Reporter
 
@@ -562,8 +562,7 @@ def _aws_error(
     if not isinstance(exc, botocore.exceptions.ClientError):  # no answer: connection, creds…
         again = " (re-running ships the whole file again)" if sent else ""
         return AwsError(
-            f"PutLogEvents into {log_group}/{log_stream} failed{done}: "
-            f"{describe_client_error(exc)}",
+            f"cannot ship into {log_group}/{log_stream}{done}: {describe_client_error(exc)}",
             (aws_error_hint(exc) or "check the network and the region") + again,
         )
     error = exc.response.get("Error", {})

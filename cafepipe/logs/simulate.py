@@ -28,7 +28,8 @@ import json
 import shlex
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,9 +39,9 @@ import boto3.exceptions
 import botocore.exceptions
 
 from cafepipe import config as cfg
-from cafepipe.aws import AwsClients, describe_client_error
+from cafepipe.aws import AwsClients, aws_error_hint, describe_client_error
 from cafepipe.config import StackConfig
-from cafepipe.deploy.render import render_template
+from cafepipe.deploy.templating import render_template
 from cafepipe.errors import AwsError, CafepipeError, UsageError
 from cafepipe.logs import ship, ssm
 from cafepipe.reporting import SILENT, Reporter
@@ -232,12 +233,15 @@ def reset_stream(logs: Any, log_group: str, log_stream: str) -> bool:
     """Delete the stream so it will hold only the new log; False when there was none."""
     try:
         logs.delete_log_stream(logGroupName=log_group, logStreamName=log_stream)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        if (
+            isinstance(exc, botocore.exceptions.ClientError)
+            and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+        ):
             return False
         raise AwsError(
             f"cannot clear the log stream {log_group}/{log_stream}: {describe_client_error(exc)}",
-            "the credentials need logs:DeleteLogStream",
+            aws_error_hint(exc) or "the credentials need logs:DeleteLogStream",
         ) from exc
     return True
 
@@ -263,15 +267,17 @@ def count_events_insights(
         f'filter @logStream = "{log_stream}" and @ingestionTime >= {ingested_since_ms} '
         "| stats count(*) as events"
     )
-    query_id = logs.start_query(
-        logGroupName=log_group,
-        startTime=first_ms // 1000,
-        endTime=last_ms // 1000 + 1,
-        queryString=query,
-    )["queryId"]
+    with _counting(log_group, log_stream, "start"):
+        query_id = logs.start_query(
+            logGroupName=log_group,
+            startTime=first_ms // 1000,
+            endTime=last_ms // 1000 + 1,
+            queryString=query,
+        )["queryId"]
     deadline = clock() + timeout
     while True:
-        response = logs.get_query_results(queryId=query_id)
+        with _counting(log_group, log_stream, "read the results of"):
+            response = logs.get_query_results(queryId=query_id)
         status = response.get("status")
         if status == "Complete":
             for row in response.get("results", []):
@@ -282,6 +288,21 @@ def count_events_insights(
         if status in ("Failed", "Cancelled", "Timeout") or clock() >= deadline:
             raise AwsError(f"the Logs Insights count query ended {status}")
         sleep(1.0)
+
+
+@contextmanager
+def _counting(log_group: str, log_stream: str, step: str) -> Iterator[None]:
+    """A botocore error of the Logs Insights count becomes an AwsError with the next step."""
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise AwsError(
+            f"cannot {step} the Logs Insights query counting the events in "
+            f"{log_group}/{log_stream}: {describe_client_error(exc)}",
+            aws_error_hint(exc)
+            or "the credentials need logs:StartQuery and logs:GetQueryResults; the log was "
+            "delivered: re-run to count again (it is safe)",
+        ) from exc
 
 
 @dataclass
@@ -319,7 +340,8 @@ class SimulateResult:
 
 def _check_recorded_command(ssm_client: Any, command_id: str, instance_id: str, script: str) -> str:
     """On the emulator: the command SSM recorded is the one we meant to send."""
-    commands = ssm_client.list_commands(CommandId=command_id).get("Commands", [])
+    with _reading_command(command_id):
+        commands = ssm_client.list_commands(CommandId=command_id).get("Commands", [])
     if len(commands) != 1:
         raise AwsError(f"the emulator did not record SSM command {command_id}")
     command = commands[0]
@@ -333,8 +355,20 @@ def _check_recorded_command(ssm_client: Any, command_id: str, instance_id: str, 
         problems.append("a different script")
     if problems:
         raise AwsError(f"SSM recorded command {command_id} with " + ", ".join(problems))
-    invocation = ssm_client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+    with _reading_command(command_id):
+        invocation = ssm_client.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
     return str(invocation.get("Status", ""))
+
+
+@contextmanager
+def _reading_command(command_id: str) -> Iterator[None]:
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise AwsError(
+            f"cannot read SSM command {command_id} back: {describe_client_error(exc)}",
+            aws_error_hint(exc),
+        ) from exc
 
 
 def _check_instance_exists(ec2: Any, instance_id: str) -> None:
@@ -344,6 +378,11 @@ def _check_instance_exists(ec2: Any, instance_id: str) -> None:
         raise AwsError(
             f"instance {instance_id} not found: {describe_client_error(exc)}",
             "is the stack up? cafepipe status",
+        ) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise AwsError(
+            f"cannot look up instance {instance_id}: {describe_client_error(exc)}",
+            aws_error_hint(exc),
         ) from exc
     states = [i["State"]["Name"] for r in reservations for i in r.get("Instances", [])]
     if states != ["running"]:
