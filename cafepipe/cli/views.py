@@ -112,7 +112,8 @@ class TerraformProgress:
             self.in_flight[address] = action
         elif kind == "apply_complete":
             self.in_flight.pop(address, None)
-            self.done += 1
+            if action != "read":  # data sources are read, not created or destroyed
+                self.done += 1
             if self.verbose:
                 verb = _VERBS.get(action, (action, action))[1]
                 seconds = hook.get("elapsed_seconds", 0)
@@ -125,10 +126,9 @@ class TerraformProgress:
             self.failed += 1
             verb = _VERBS.get(action, (action, action))[0]
             self.console.print(f"  [red]✗[/red] failed {verb} {escape(address)}", soft_wrap=True)
-        elif kind == "planned_change" and self.title == "planning":
-            # A data source read at apply time is not a change to the stack.
-            if (event.get("change") or {}).get("action") != "read":
-                self.done += 1
+        elif kind == "change_summary" and self.title == "planning":
+            changes = event.get("changes") or {}
+            self.done = sum(int(changes.get(key, 0)) for key in ("add", "change", "remove"))
         elif kind == "diagnostic" and (event.get("diagnostic") or {}).get("severity") == "warning":
             summary = event["diagnostic"].get("summary", "")
             if summary not in self._warnings:  # Terraform repeats a warning per resource
