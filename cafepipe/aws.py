@@ -124,6 +124,11 @@ class AwsClients:
         """A boto3 client for `service` (cached per factory)."""
         return _make_client(self, service)
 
+    def single_attempt_client(self, service: str) -> Any:
+        """A client with botocore's retries off, for a caller that is the one retry layer
+        (ship: it must know whether an unanswered call was stored before it sends again)."""
+        return _make_client(self, service, single_attempt=True)
+
     def check_credentials(self) -> None:
         """Fail early, with the next step, when there is nothing to authenticate with."""
         if self._credentials or has_credentials():
@@ -132,12 +137,17 @@ class AwsClients:
 
 
 @cache
-def _make_client(factory: AwsClients, service: str) -> Any:
+def _make_client(factory: AwsClients, service: str, single_attempt: bool = False) -> Any:
+    config = factory._botocore_config
+    if single_attempt:
+        config = config.merge(
+            botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
+        )
     return boto3.session.Session().client(
         service,  # type: ignore[call-overload]
         region_name=factory.region,
         endpoint_url=factory.endpoint_url,
-        config=factory._botocore_config,
+        config=config,
         **factory._credentials,
     )
 

@@ -37,6 +37,18 @@ STATE_ROOT = ".cafepipe"
 SITE_ACCESS_CHOICES = ("cloudfront", "public-ip")
 DEFAULT_SITE_ACCESS = "cloudfront"
 
+# Alerts by e-mail (docs/alerts.md): on when `alert_email` is set. The café's time zone is
+# the weekly report's ("mon 08:00" is 08:00 there).
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_REPORT_WEEKLY = "mon 08:00"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# [alerts] settings: default, smallest, largest. Alarms evaluate 5-minute periods.
+ALERT_SETTINGS: dict[str, tuple[int, int, int]] = {
+    "server_error_percent": (5, 1, 100),  # share of requests answered 5xx, over 10 minutes
+    "silent_minutes": (180, 15, 1440),  # no request at all for this long (a multiple of 5)
+    "scanner_probes": (100, 10, 100_000),  # scanner probes in 5 minutes
+}
+
 # The offline provider (docs/emulator.md) and the one real AWS users get.
 OFFLINE_PROVIDER_VERSION = "3.39.0"
 CURRENT_PROVIDER_CONSTRAINT = "~> 6.0"
@@ -97,6 +109,8 @@ STACK_OUTPUTS = (
     "dashboard_name",
     "dashboard_url",
 )
+# More outputs of a stack with alerts (alert_email set); the last one unless the report is off.
+ALERT_OUTPUTS = ("alert_topic_arn", "alert_alarm_names", "report_function_name")
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 
@@ -117,6 +131,8 @@ SCALAR_KEYS = (
     "endpoint_url",
     "terraform_bin",
     "state_dir",
+    "alert_email",
+    "timezone",
 )
 
 
@@ -128,6 +144,27 @@ class BackendConfig:
     bucket: str | None = None
     key: str | None = None
     region: str | None = None
+
+
+@dataclass(frozen=True)
+class WeeklySchedule:
+    """When the weekly report goes out, in the café's time zone: `day` 0 = Monday."""
+
+    day: int
+    hour: int
+    minute: int
+
+    def __str__(self) -> str:
+        return f"{WEEKDAYS[self.day]} {self.hour:02d}:{self.minute:02d}"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """What sets the alarms off ([alerts] in cafepipe.toml; see ALERT_SETTINGS)."""
+
+    server_error_percent: int = ALERT_SETTINGS["server_error_percent"][0]
+    silent_minutes: int = ALERT_SETTINGS["silent_minutes"][0]
+    scanner_probes: int = ALERT_SETTINGS["scanner_probes"][0]
 
 
 @dataclass(frozen=True)
@@ -147,6 +184,15 @@ class StackConfig:
     state_root: Path = Path(STATE_ROOT)
     backend: BackendConfig = BackendConfig()
     usage: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    alert_email: str | None = None  # None: no alerts, no weekly report
+    timezone: str = DEFAULT_TIMEZONE
+    report_weekly: WeeklySchedule | None = None  # None: no weekly report ("off")
+    alerts: AlertSettings = AlertSettings()
+
+    @property
+    def alerts_enabled(self) -> bool:
+        """The alerts module is rendered: a topic, the owner's subscription, the alarms."""
+        return self.alert_email is not None
 
     @property
     def emulated(self) -> bool:
@@ -384,6 +430,105 @@ def _validate_state_dir(value: Any) -> Path:
     return path
 
 
+_EMAIL_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"  # RFC 5322 dot-atom text, no quoted forms
+_EMAIL_LOCAL_RE = re.compile(rf"^{_EMAIL_ATOM}(\.{_EMAIL_ATOM})*$")
+_DOMAIN_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
+_WEEKLY_RE = re.compile(r"^([a-z]{3})[a-z]*\s+(\d{1,2}):(\d{2})$")
+
+
+def _validate_alert_email(value: Any) -> str | None:
+    """An address SNS can send to: the plain `local@domain.tld` form (no display name)."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    local, at, domain = text.rpartition("@")
+    labels = domain.split(".")
+    if (
+        not at
+        or len(text) > 254
+        or len(local) > 64
+        or not _EMAIL_LOCAL_RE.match(local)
+        or len(labels) < 2
+        or not all(_DOMAIN_LABEL_RE.match(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise ConfigError(
+            "alert_email",
+            f"{value!r} is not an e-mail address",
+            'use the plain form, e.g. alert_email = "owner@example.com"',
+        )
+    return f"{local}@{domain.lower()}"
+
+
+def _validate_timezone(value: Any) -> str:
+    """An IANA time zone name (Europe/Paris, America/New_York, UTC) this machine knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = str(value)
+    known = False
+    if _ZONE_RE.match(name) and name not in ("localtime", "posixrules", "Factory"):
+        try:
+            ZoneInfo(name)
+            known = True
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            known = False
+    if not known:
+        raise ConfigError(
+            "timezone",
+            f"{value!r} is not a time zone",
+            "use an IANA name such as Europe/Paris, America/New_York or UTC",
+        )
+    return name
+
+
+def _validate_report(value: Any) -> WeeklySchedule | None:
+    """[report] weekly = "mon 08:00" (day and 24-hour time, in the café's time zone) or "off"."""
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ConfigError("report", 'must be a table, e.g. [report] weekly = "mon 08:00"')
+    unknown = sorted(set(value) - {"weekly"})
+    if unknown:
+        raise ConfigError(f"report.{unknown[0]}", "unknown setting", "known settings: weekly")
+    text = str(value.get("weekly", DEFAULT_REPORT_WEEKLY)).strip().lower()
+    if text == "off":
+        return None
+    match = _WEEKLY_RE.match(text)
+    day = WEEKDAYS.index(match.group(1)) if match and match.group(1) in WEEKDAYS else -1
+    hour, minute = (int(match.group(2)), int(match.group(3))) if match else (-1, -1)
+    if day < 0 or not 0 <= hour <= 23 or not 0 <= minute <= 59:
+        raise ConfigError(
+            "report.weekly",
+            f"{value.get('weekly')!r} is not a day and a time",
+            'use e.g. "mon 08:00" or "friday 17:30" (24-hour, the café\'s time zone), or "off"',
+        )
+    return WeeklySchedule(day, hour, minute)
+
+
+def _validate_alerts(value: Any) -> AlertSettings:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ConfigError("alerts", "must be a table, e.g. [alerts] silent_minutes = 180")
+    unknown = sorted(set(value) - set(ALERT_SETTINGS))
+    if unknown:
+        raise ConfigError(
+            f"alerts.{unknown[0]}", "unknown setting", "known: " + ", ".join(ALERT_SETTINGS)
+        )
+    settings: dict[str, int] = {}
+    for key, item in value.items():
+        _default, low, high = ALERT_SETTINGS[key]
+        whole = isinstance(item, int) and not isinstance(item, bool)
+        if not whole or not low <= item <= high or (key == "silent_minutes" and item % 5):
+            every = " in steps of 5" if key == "silent_minutes" else ""
+            raise ConfigError(
+                f"alerts.{key}", f"{item!r} is not a whole number from {low} to {high}{every}"
+            )
+        settings[key] = item
+    return AlertSettings(**settings)
+
+
 def derived_bucket_name(stack: str, region: str, state_root: Path) -> str:
     """A globally-unique-ish, stable bucket name: stable for one checkout, different across them."""
     seed = f"{stack}:{region}:{state_root.resolve()}"
@@ -432,7 +577,7 @@ def load_config(
     elif Path(DEFAULT_CONFIG_FILE).is_file():
         file_values = read_config_file(Path(DEFAULT_CONFIG_FILE))
 
-    known = {*SCALAR_KEYS, "tags", "backend", "usage"}
+    known = {*SCALAR_KEYS, "tags", "backend", "usage", "report", "alerts"}
     unknown = sorted(set(file_values) - known)
     if unknown:
         raise ConfigError(
@@ -469,4 +614,8 @@ def load_config(
         state_root=state_root,
         backend=_validate_backend(merged.get("backend")),
         usage=MappingProxyType(dict(usage)),
+        alert_email=_validate_alert_email(merged.get("alert_email")),
+        timezone=_validate_timezone(merged.get("timezone") or DEFAULT_TIMEZONE),
+        report_weekly=_validate_report(merged.get("report")),
+        alerts=_validate_alerts(merged.get("alerts")),
     )

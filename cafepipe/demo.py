@@ -103,6 +103,18 @@ def run_demo(
 
         _timed(report, "up", up)
 
+        reporter.section("check — a marked request followed into CloudWatch Logs")
+
+        def check() -> str:
+            from cafepipe.deploy.probe import ProbeFailedError, probe_stack
+
+            result = probe_stack(config, report.outputs, stack.clients, reporter, timeout=60)
+            if not result.ok:
+                raise ProbeFailedError(result)
+            return result.summary()
+
+        _timed(report, "check", check)
+
         reporter.section("status")
 
         def status() -> str:

@@ -1,8 +1,9 @@
 """The rendered Apache config and café site in a real Apache (Debian apache2 + mod_php).
 
 Apache runs unprivileged on a free loopback port with its own ServerRoot, serves the rendered
-site, and writes the JSON `cloudwatch` access log; every line must parse (except the known
-`\\xhh` escapes Apache writes) and carry every key, with the values the requests imply.
+site, and writes the JSON `cloudwatch` access log through its piped logger; every line must
+parse and carry every key, with the values the requests imply (tests/test_access_log_json.py
+has the hostile requests).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ import pytest
 from cafepipe.cafe import catalog
 from cafepipe.config import StackConfig
 from cafepipe.deploy.render import agent_config, apache_config, site_files
+from cafepipe.logs import access_logger
 
 APACHE_BIN = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES_DIR = Path("/usr/lib/apache2/modules")
@@ -57,7 +60,7 @@ GEO_HEADERS = {
     "CloudFront-Viewer-Latitude": "47.60621",
     "CloudFront-Viewer-Longitude": "-122.33207",
 }
-# Bytes Apache writes as \xhh in the log: not JSON (Apache's own escaping).
+# Bytes Apache writes as \xhh, which the piped logger decodes as UTF-8.
 NON_ASCII_AGENT = "Mozilla/5.0 (café-bot)".encode()
 
 
@@ -186,6 +189,7 @@ def _serve(behind_cloudfront: bool) -> Iterator[ApacheSite]:
                 site_dir=str(site_dir),
                 combined_log_path=str(combined_log),
                 behind_cloudfront=behind_cloudfront,
+                access_logger=f"{sys.executable} -I -S {access_logger.__file__}",
             )
         )
         port = _free_port()
@@ -216,11 +220,13 @@ def _serve(behind_cloudfront: bool) -> Iterator[ApacheSite]:
 
 
 def _read_log_lines(path: Path, expected: int) -> list[str]:
-    # Apache writes each line when the request ends; give the last one a moment.
+    # Apache writes each line when the request ends, through the piped logger (which creates
+    # the file once it has started); give the last one a moment.
     deadline = time.monotonic() + 5
     lines: list[str] = []
     while time.monotonic() < deadline:
-        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
         if len(lines) >= expected:
             break
         time.sleep(0.05)
@@ -272,15 +278,8 @@ def test_json_access_log_from_a_real_apache(apache: ApacheSite) -> None:
 
     lines = _read_log_lines(apache.access_log, len(checks))
     assert len(lines) == len(checks)
-    records, trapped = [], []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            trapped.append(line)
-    # Exactly the non-ASCII User-Agent line is the \xhh trap; \xhh → \u00hh repairs it.
-    assert len(trapped) == 1 and "\\xc3\\xa9" in trapped[0]
-    records.append(json.loads(trapped[0].replace("\\x", "\\u00")))
+    records = [json.loads(line) for line in lines]  # the piped logger wrote strict JSON
+    assert "Mozilla/5.0 (café-bot)" in {r["userAgent"] for r in records}
     assert all(set(record) == LOG_KEYS for record in records)
 
     by_request = {(r["method"], r["request"], r["query"]): r for r in records}
@@ -341,3 +340,80 @@ def test_behind_cloudfront_the_visitor_is_the_last_forwarded_address(
     apache.request("GET", catalog.HOME_PATH, {"X-Forwarded-For": "198.51.100.23"})
     (line,) = _read_log_lines(apache.access_log, 1)
     assert json.loads(line)["remoteIP"] == "127.0.0.1"
+
+
+def _post(site: ApacheSite, path: str, form: str = "") -> tuple[int, str]:
+    """POST with a form body (what the menu sends without its script)."""
+    connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        connection.request("POST", path, body=form.encode(), headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+# (query, form body) the site must refuse with 400: nothing the menu page would send.
+REFUSED_ORDERS = [
+    ("?items=latte:0", ""),
+    (f"?items=latte:{catalog.MAX_QUANTITY + 1}", ""),
+    ("?items=latte:99999999999999999999", ""),
+    ("?items=latte:-1", ""),
+    ("?items=latte:1.5", ""),
+    ("?items=latte:01", ""),
+    ("?items=latte:+1", ""),
+    ("?items=latte:%C2%B2", ""),  # a superscript two: a digit to some parsers
+    ("?items=latte:2%0A", ""),
+    ("?items=latte%3A2", ""),  # the page never encodes; the log would not show the item
+    ("?items=latte:", ""),
+    ("?items=latte", ""),
+    ("?items=bogus:1", ""),
+    ("?items=latte:1,latte:2", ""),
+    ("?items=latte:2,", ""),
+    ("?items=", ""),
+    ("?items=latte:1&items=mocha:1", ""),
+    ("?items[]=latte:1", ""),
+    ("", ""),
+    ("", "latte=0&mocha=0"),
+    ("", f"latte={catalog.MAX_QUANTITY + 1}"),
+    ("", "latte=abc"),
+    ("", "latte[]=2"),
+    ("", "latte=-3"),
+]
+
+
+def test_the_site_validates_orders_on_the_server(apache: ApacheSite) -> None:
+    """Only orders the menu page can send are taken; the rest get a 400 page and are no order."""
+    from cafepipe.insights.duckdb_engine import load_log, run_catalog
+    from cafepipe.insights.summary import summarize
+
+    accepted = [
+        (f"?items=latte:{catalog.MAX_QUANTITY},croissant:1", "", "$93.25"),
+        ("?utm_source=news&items=mocha:3", "", "$14.85"),
+        ("", "latte=2&mocha=0&cheesecake=", "$9.00"),  # the form, without the script
+    ]
+    for query, form, total in accepted:
+        status, body = _post(apache, catalog.ORDER_PATH + query, form)
+        assert status == 200 and "Thank you" in body and total in body, (query, form, body)
+    for query, form in REFUSED_ORDERS:
+        status, body = _post(apache, catalog.ORDER_PATH + query, form)
+        assert status == 400, (query, form, status)
+        assert "We could not take this order" in body and "Thank you" not in body, (query, form)
+        assert "<h1>" in body and "</html>" in body  # a whole page, not a PHP warning
+
+    # The log holds every request; the insights count the accepted ones as orders.
+    lines = _read_log_lines(apache.access_log, len(accepted) + len(REFUSED_ORDERS))
+    assert len(lines) == len(accepted) + len(REFUSED_ORDERS)
+    loaded = load_log(apache.access_log)
+    data = summarize(run_catalog(loaded), loaded.invalid_lines)
+    assert data["invalid_lines"] == 0
+    assert data["top_paths"] == [[catalog.ORDER_PATH, len(accepted) + len(REFUSED_ORDERS)]]
+    assert data["order_requests"] == len(accepted) and data["purchasers"] == 1
+    assert data["status_classes"]["4xx"] == len(REFUSED_ORDERS)
+    # The form's order is not in its query: only the two baskets the log shows are items.
+    assert data["items_ordered"] == [
+        ["latte", catalog.MAX_QUANTITY, 1],
+        ["mocha", 3, 1],
+        ["croissant", 1, 1],
+    ]

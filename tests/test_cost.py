@@ -711,7 +711,9 @@ def test_dashboard_log_widgets_drive_the_insights_default(tmp_path: Path) -> Non
     }
     report = estimate_cost(config, usage, terraform_dir=tf)
     scanned = item(report, "CloudWatch Logs", "Logs Insights")
-    assert scanned.quantity == pytest.approx((widgets * 3 + 5) * 1 * 2.0)
+    # Each query scans the dashboard's range: it opens on the last 7 days (start -P7D).
+    assert body["start"] == "-P7D"
+    assert scanned.quantity == pytest.approx((widgets * 3 + 5) * 7 * 2.0)
 
 
 def test_estimate_renders_into_a_scratch_directory(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ def test_demo_runs_the_whole_lifecycle_and_leaves_nothing(tmp_path: Path) -> Non
     for step in (
         "emulator start",
         "up",
+        "check",
         "status",
         "simulate-logs",
         "insights",
@@ -33,6 +34,9 @@ def test_demo_runs_the_whole_lifecycle_and_leaves_nothing(tmp_path: Path) -> Non
     ):
         assert step in summary, step
     assert "5,000 events in apache/access" in summary
+    # The probe ran on the emulator: the log-group leg, the others skipped, said so.
+    assert "stand-in event reached apache/access" in summary
+    assert "skipped (nothing runs on the emulator): site, ssm, agent, access_log" in summary
     assert "schema keys equal the generator's truth" in summary
     assert "Nothing is left" in summary
     report = tmp_path / "demo" / "report.html"

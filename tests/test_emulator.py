@@ -1,8 +1,11 @@
-"""The emulator: start/stop/status for real, and the Logs query-definitions extension."""
+"""The emulator: start/stop/status for real, and its extensions (Logs query definitions, Logs
+Insights queries evaluated, bucket-policy conditions), over HTTP."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,72 @@ def test_query_definitions_extension(emulator: EmulatorInfo) -> None:
     assert logs.delete_query_definition(queryDefinitionId=created)["success"] is True  # type: ignore[attr-defined]
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         logs.delete_query_definition(queryDefinitionId=created)  # type: ignore[attr-defined]
+
+
+def _group_with_events(logs: Any, messages: list[tuple[int, str]]) -> str:
+    group = f"li-test/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="i-1")
+    events = [{"timestamp": ms, "message": text} for ms, text in sorted(messages)]
+    logs.put_log_events(logGroupName=group, logStreamName="i-1", logEvents=events)
+    return group
+
+
+def test_logs_insights_queries_are_evaluated(emulator: EmulatorInfo) -> None:
+    logs: Any = _logs(emulator)
+    second = int(time.time()) - 600
+    lines = [
+        (second * 1000, '{"request":"/cafe/menu.php","status":"200","bytes":"100"}'),
+        (second * 1000 + 999, '{"request":"/cafe/menu.php","status":"404","bytes":"0"}'),
+        (second * 1000 + 1000, '{"request":"/cafe","status":"200","bytes":"50"}'),
+        ((second - 5) * 1000, "not json at all"),
+    ]
+    group = _group_with_events(logs, lines)
+    query = 'filter request = "/cafe/menu.php" | stats count(*) as views, sum(bytes) as b'
+    # Both ends are included, in whole seconds: the events of `second` and none after it.
+    started = logs.start_query(
+        logGroupName=group, startTime=second, endTime=second, queryString=query
+    )
+    answer = logs.get_query_results(queryId=started["queryId"])
+    assert answer["status"] == "Complete"
+    assert answer["results"] == [[{"field": "views", "value": "2"}, {"field": "b", "value": "100"}]]
+    assert answer["statistics"]["recordsScanned"] == 2
+    assert answer["statistics"]["recordsMatched"] == 2
+    assert answer["statistics"]["bytesScanned"] == sum(len(m) for _, m in lines[:2])
+    # By status, over every event of the group (the text line has no status: a null group).
+    started = logs.start_query(
+        logGroupNames=[group],
+        startTime=second - 60,
+        endTime=second + 60,
+        queryString="stats count(*) as n by status | sort n desc",
+    )
+    results = logs.get_query_results(queryId=started["queryId"])["results"]
+    found = [{c["field"]: c["value"] for c in row} for row in results]
+    assert found[0] == {"status": "200", "n": "2"}  # sorted by n, descending
+    assert sorted(found[1:], key=str) == [{"n": "1"}, {"n": "1", "status": "404"}]
+    listed = logs.describe_queries(logGroupName=group)["queries"]
+    assert {q["queryId"] for q in listed} >= {started["queryId"]}
+    assert logs.stop_query(queryId=started["queryId"])["success"] is False  # already complete
+
+
+def test_logs_insights_refuses_what_aws_refuses(emulator: EmulatorInfo) -> None:
+    logs: Any = _logs(emulator)
+    group = _group_with_events(logs, [(int(time.time() * 1000) - 1000, '{"a":"1"}')])
+    now = int(time.time())
+    for bad in ("stats frobnicate(a)", "stats count(*) as n | sort a", "filter a like /(/"):
+        with pytest.raises(ClientError, match="MalformedQueryException") as caught:
+            logs.start_query(logGroupName=group, startTime=now - 60, endTime=now, queryString=bad)
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        logs.start_query(
+            logGroupName="no/such-group", startTime=now - 60, endTime=now, queryString="fields a"
+        )
+    with pytest.raises(ClientError, match="InvalidParameterException"):
+        logs.start_query(
+            logGroupName=group, startTime=now, endTime=now - 60, queryString="fields a"
+        )
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        logs.get_query_results(queryId="00000000-0000-0000-0000-000000000000")
 
 
 def test_managed_policies_are_loaded(emulator: EmulatorInfo) -> None:

@@ -1,4 +1,7 @@
-"""The Logs Insights engine, faked at the boto3 client boundary (moto ignores filter/stats)."""
+"""The Logs Insights engine at the boto3 client boundary (Stubber): polling, timeouts, failures
+and the shaping of answers — states the emulator, which completes every query at once, cannot
+produce. The answers themselves are checked against DuckDB on the emulator in
+test_logs_insights_equality.py."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from botocore.stub import Stubber
 
 from cafepipe.errors import AwsError
 from cafepipe.insights import run_logs_insights
-from cafepipe.insights.cloudwatch_engine import run_cloudwatch
+from cafepipe.insights.cloudwatch_engine import engine_query, run_cloudwatch
 from cafepipe.insights.queries import INSIGHTS_BY_ID
 
 START = datetime(2026, 11, 20, 0, 0)
@@ -47,7 +50,7 @@ def start_query(stubber: Stubber, insight_id: str, query_id: str) -> None:
             "logGroupName": "apache/access",
             "startTime": int(START.replace(tzinfo=timezone.utc).timestamp()),
             "endTime": int(END.replace(tzinfo=timezone.utc).timestamp()),
-            "queryString": INSIGHTS_BY_ID[insight_id].logs_insights,
+            "queryString": engine_query(INSIGHTS_BY_ID[insight_id]),
             "limit": 10000,
         },
     )
@@ -104,8 +107,9 @@ def test_queries_are_polled_until_complete_and_priced() -> None:
             "q2",
             "Complete",
             [
-                cells(city="Seattle", menu_views="12"),
-                cells(city="Portland", menu_views="5"),
+                cells(city="Portland", menu_views="5", orders="1"),
+                cells(city="Seattle", menu_views="12", orders="3"),
+                cells(city="Austin", menu_views="5", orders="0"),
             ],
             scanned=10**9,
         )
@@ -123,7 +127,8 @@ def test_queries_are_polled_until_complete_and_priced() -> None:
         stubber.assert_no_pending_responses()
     assert sleeps == [2.5]
     assert run.rows["totals"] == [[120, 5000, 40]]
-    assert run.rows["by_city"] == [["Seattle", 12, 0], ["Portland", 5, 0]]
+    # Ranked as the SQL ranks: menu views, then the name.
+    assert run.rows["by_city"] == [["Seattle", 12, 3], ["Austin", 5, 0], ["Portland", 5, 1]]
     assert run.rows["items_ordered"] == [["latte", 8, 5], ["croissant", 3, 3]]
     assert run.bytes_scanned == 4 * 10**9
     assert run.cost_usd == 0.02  # 4 GB (decimal, as AWS prices them) at $0.005/GB
@@ -197,8 +202,15 @@ def test_whole_catalog_becomes_the_insights_json() -> None:
         ],
         "bots": [cells(bot_requests="7")],
         "scanners": [cells(scanner_requests="3")],
-        "devices": [cells(Tablet="1", Phone="31", All="93")],
-        "by_city": [cells(city="Seattle", menu_views="12"), cells(city="Austin", menu_views="3")],
+        "devices": [
+            cells(device="Tablet", requests="1"),
+            cells(device="Computer", requests="62"),
+            cells(device="Phone", requests="30"),
+        ],
+        "by_city": [
+            cells(city="Seattle", menu_views="12", orders="4"),
+            cells(city="Austin", menu_views="3"),  # a sum over no order is absent (null)
+        ],
         "orders_by_city": [cells(city="Seattle", orders="4")],
     }
     with Stubber(client) as stubber:
@@ -222,3 +234,18 @@ def test_whole_catalog_becomes_the_insights_json() -> None:
     assert data["by_region"] == []
     assert run.meta["bytes_scanned"] == 1000 * len(INSIGHTS_BY_ID)
     assert run.meta["engine"] == "cloudwatch"
+
+
+def test_answers_keep_whole_numbers_exact_and_names_as_text() -> None:
+    from cafepipe.insights.cloudwatch_engine import result_rows
+
+    totals = result_rows(
+        INSIGHTS_BY_ID["totals"],
+        [cells(requests="3", bytes="9007199254740993", unique_ips="2")],
+    )
+    assert totals == [[3, 9007199254740993, 2]]  # past 2**53: a float would end in ...992
+    paths = result_rows(
+        INSIGHTS_BY_ID["top_paths"],
+        [cells(request="2024", requests="5"), cells(request="/cafe", requests="5")],
+    )
+    assert paths == [["/cafe", 5], ["2024", 5]]  # a path that looks like a number stays text

@@ -201,3 +201,56 @@ def test_every_command_has_help_with_examples() -> None:
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0
         assert "Examples:" in result.output and f"cafepipe {command}" in result.output
+
+
+def test_csv_neutralises_cells_a_spreadsheet_would_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Visitor-controlled text (a campaign tag, a referring host) never reaches a spreadsheet
+    as a formula: a cell starting with = + - @ tab or CR gets a leading apostrophe."""
+    from cafepipe.insights.report import FORMULA_STARTS, safe_cell
+
+    tags = ["=1+2", "@SUM(1)", "+cmd", "-2+3", "\tx", "\rx", "plain", "a=1"]
+    base = {
+        "time": "2026-11-20T08:15:00.123Z", "remoteIP": "1.1.1.1", "request": "/cafe",
+        "method": "GET", "status": "200", "bytes": "10", "userAgent": "Mozilla/5.0 Chrome/120",
+    }  # fmt: skip
+    lines = [
+        json.dumps({**base, "query": f"?utm_source={tag}", "referer": f"https://{tag}.ex/a"})
+        for tag in tags
+    ]
+    log = tmp_path / "access_log"
+    log.write_text("\n".join(lines) + "\n")
+
+    code, text, _ = run_cli(["insights", "--source", str(log), "--format", "csv"], capsys)
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["insight", "row", "column", "value"]
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    sources = {r[3] for r in rows if r[0] == "campaigns" and r[2] == "source"}
+    assert sources == {"'" + t if t[0] in "=+-@\t\r" else t for t in tags}
+    hosts = {r[3] for r in rows if r[0] == "referrers"} - {"requests"}
+    assert "'=1+2.ex" in hosts and "'@sum(1).ex" in hosts and "a=1.ex" in hosts
+    # The JSON keeps the values as they were logged; numbers stay numbers.
+    code, out, _ = run_cli(["insights", "--source", str(log), "--format", "json"], capsys)
+    assert {row[0] for row in json.loads(out)["campaigns"]} == set(tags)
+    assert safe_cell(-3) == -3 and safe_cell(0.5) == 0.5 and safe_cell("") == ""
+
+
+def test_table_shows_visitor_text_as_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rich markup or an escape sequence in a visitor's request neither stops nor drives the
+    terminal table: it is printed as the characters it is."""
+    record = {
+        "time": "2026-11-20T08:15:00.123Z", "remoteIP": "1.1.1.1", "request": "/cafe",
+        "method": "GET", "status": "200", "bytes": "10", "city": "[/city]",
+        "query": "?utm_source=[/bold]&utm_medium=[red]x[/red]&utm_campaign=c\x1b[2J\x07d",
+    }  # fmt: skip
+    log = tmp_path / "access_log"
+    log.write_text(json.dumps(record) + "\n")
+    code, out, err = run_cli(["insights", "--source", str(log)], capsys)
+    assert code == 0, err
+    assert "[/bold]" in out and "[red]x[/red]" in out and "[/city]" in out
+    assert "\x1b" not in out and "\x07" not in out and "c\ufffd[2J\ufffdd" in out

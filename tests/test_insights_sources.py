@@ -113,9 +113,8 @@ def test_log_group(tmp_path: Path, emulator: EmulatorInfo, capsys: pytest.Captur
 def test_cloudwatch_engine_over_http(
     emulator: EmulatorInfo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # moto runs StartQuery/GetQueryResults but ignores filter and stats, so only the
-    # plumbing (start, poll, statistics, pricing) is checked here; the numbers are checked
-    # against Stubber answers in test_insights_cloudwatch.py.
+    # The plumbing (start, poll, statistics, pricing) over HTTP, on an empty group; the
+    # answers are checked against DuckDB's in test_logs_insights_equality.py.
     logs = AwsClients("us-east-1", emulator.url).client("logs")
     group = f"insights/{uuid.uuid4().hex[:8]}"
     logs.create_log_group(logGroupName=group)

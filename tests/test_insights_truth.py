@@ -55,7 +55,7 @@ def malformed_lines(log_format: str, rng: random.Random, sample: str) -> list[by
     """Lines no parser should count: each lacks a usable address, time, request or status."""
     cut = sample[: sample.index('"', sample.index('"') + 1) - 3]  # inside the request
     lines = [
-        b"\x00\x9f\xff binary \xfe junk",
+        b"\x01\x9f\xff binary \xfe junk",
         b"GET / HTTP/1.1",
         b"-",
         cut.encode(),

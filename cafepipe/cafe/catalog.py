@@ -6,6 +6,7 @@ catalog, so every path in a log is a real page of the site and every item a real
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -59,6 +60,18 @@ LOGO_PATH = "/cafe/images/logo.svg"
 FAVICON_PATH = "/favicon.ico"
 ASSETS: tuple[str, ...] = (STYLESHEET_PATH, SCRIPT_PATH, LOGO_PATH, FAVICON_PATH)
 
+# How many of one item an order may hold: the menu page's quantity fields stop at it, the site
+# refuses an order over it (400), and the insights leave a logged quantity over it out of
+# `items_ordered`.
+MAX_QUANTITY = 20
+# A quantity as the page writes it: 1 to MAX_QUANTITY in ASCII digits, no sign, no leading zero.
+QUANTITY_PATTERN = f"[1-9][0-9]{{0,{len(str(MAX_QUANTITY)) - 1}}}"
+# The `items` value of an order the site accepts (item ids are [a-z-]: no escaping needed).
+BASKET_PATTERN = (
+    f"({'|'.join(item.id for item in MENU)}):{QUANTITY_PATTERN}"
+    f"(,({'|'.join(item.id for item in MENU)}):{QUANTITY_PATTERN})*"
+)
+
 # Items whose pictures the home page shows (the menu page shows every item's picture).
 FEATURED_ITEM_IDS: tuple[str, ...] = ("latte", "croissant", "cheesecake")
 
@@ -72,15 +85,31 @@ def order_query(lines: list[tuple[str, int]]) -> str:
     return "?items=" + ",".join(f"{item_id}:{qty}" for item_id, qty in lines)
 
 
+def parse_basket(items: str) -> list[tuple[str, int]] | None:
+    """`latte:2,croissant:1` → its lines; None unless the site accepts it as an order.
+
+    The site's rule (`templates/site/inc/catalog.php.j2`): known items only, each once, a
+    quantity from 1 to MAX_QUANTITY written as the page writes it, at least one item.
+    """
+    if not re.fullmatch(BASKET_PATTERN, items):
+        return None
+    lines = [
+        (item_id, int(qty)) for item_id, _, qty in (e.partition(":") for e in items.split(","))
+    ]
+    ids = [item_id for item_id, _ in lines]
+    if len(set(ids)) != len(ids) or any(qty > MAX_QUANTITY for _, qty in lines):
+        return None
+    return lines
+
+
+def order_basket(query: str) -> str | None:
+    """The raw `items` value of a query string (`?items=…&…`); None unless there is exactly one."""
+    params = query.removeprefix("?").split("&")
+    baskets = [param[len("items=") :] for param in params if param.startswith("items=")]
+    return baskets[0] if len(baskets) == 1 else None
+
+
 def parse_order_query(query: str) -> list[tuple[str, int]]:
-    """Inverse of `order_query`; unknown items and bad quantities are skipped."""
-    query = query.lstrip("?")
-    for part in query.split("&"):
-        if part.startswith("items="):
-            lines = []
-            for entry in part[len("items=") :].split(","):
-                item_id, _, qty = entry.partition(":")
-                if item_id in MENU_BY_ID and qty.isdigit():
-                    lines.append((item_id, int(qty)))
-            return lines
-    return []
+    """Inverse of `order_query`: the lines of an order the site accepts, else []."""
+    basket = order_basket(query)
+    return (parse_basket(basket) if basket is not None else None) or []

@@ -17,4 +17,6 @@ LOGS_EVENT_OVERHEAD_BYTES = 26
 LOGS_MAX_BATCH_EVENTS = 10_000
 LOGS_MAX_BATCH_BYTES = 1_048_576
 LOGS_MAX_BATCH_SPAN = timedelta(hours=24)
+# The longest retention CloudWatch Logs offers (3653 days): no log it keeps spans more.
+LOGS_MAX_RETENTION = timedelta(days=3653)
 EC2_USER_DATA_MAX_BYTES = 16_384

@@ -123,13 +123,6 @@ def _compute_insights(
 
     config = state.config()
     clients = _insights_clients(state, source, engine)
-    if engine == "cloudwatch" and config.emulated:
-        err_console.print(
-            "[yellow]warning:[/yellow] an emulator such as moto evaluates no Logs Insights "
-            "filter/stats, so these answers will be wrong there; "
-            f"--engine duckdb --source logs:{config.access_log_group} reads the same events "
-            "and answers correctly"
-        )
     with err_console.status("reading the log and answering the questions…"):
         return compute_insights(
             source,

@@ -15,7 +15,9 @@ import sys
 import click
 
 from cafepipe import __version__
+from cafepipe.cli.alerts_commands import COMMANDS as ALERTS_COMMANDS
 from cafepipe.cli.analysis_commands import COMMANDS as ANALYSIS_COMMANDS
+from cafepipe.cli.check_command import COMMANDS as CHECK_COMMANDS
 from cafepipe.cli.context import CliState
 from cafepipe.cli.logs_commands import COMMANDS as LOGS_COMMANDS
 from cafepipe.cli.stack_commands import COMMANDS as STACK_COMMANDS
@@ -91,7 +93,13 @@ def cli(
     )
 
 
-for _command in (*STACK_COMMANDS, *LOGS_COMMANDS, *ANALYSIS_COMMANDS):
+for _command in (
+    *STACK_COMMANDS,
+    *CHECK_COMMANDS,
+    *LOGS_COMMANDS,
+    *ANALYSIS_COMMANDS,
+    *ALERTS_COMMANDS,
+):
     cli.add_command(_command)
 
 

@@ -30,10 +30,14 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cafepipe.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CafepipeError
+
+if TYPE_CHECKING:
+    from cafepipe.deploy.terraform import TerraformInterrupted
 
 DEBUG_HINT = "re-run with --debug for the traceback, and report it"
 # Commands whose Ctrl-C stops Terraform, which saves what it had done.
@@ -89,7 +93,7 @@ def describe_failure(
     if isinstance(exc, CafepipeError):
         return Failure(exc.description, exc.exit_code, exc.hint)
     if isinstance(exc, KeyboardInterrupt):
-        return _interrupted(command)
+        return _interrupted(command, exc)
     if isinstance(exc, click.exceptions.Abort):
         return _aborted(exc, command)
     if isinstance(exc, click.ClickException):
@@ -119,14 +123,82 @@ def describe_failure(
     return _unexpected(exc)
 
 
-def _interrupted(command: str | None) -> Failure:
+def _interrupted(command: str | None, exc: BaseException | None = None) -> Failure:
+    """What a Ctrl-C left. "Safe to re-run" only where it is: Terraform stopped after the
+    operations in progress, saved them, and nothing of the stack was found outside its
+    state (or Terraform was not changing anything at that moment)."""
+    stopped = _terraform_interruption(exc)
+    if stopped is not None and stopped.changes_state and command in TERRAFORM_COMMANDS:
+        return _terraform_interrupted(stopped, command)
     if command in TERRAFORM_COMMANDS:
-        hint = (
-            "if Terraform was running it stopped cleanly and saved what it had done: "
-            f"it is safe to re-run `cafepipe {command}` to continue"
+        return Failure(
+            "interrupted",
+            EXIT_INTERRUPTED,
+            "Terraform was not changing the stack at that moment: it is safe to re-run "
+            f"`cafepipe {command}`, which picks up whatever is left to do",
+            prefix="",
         )
-        return Failure("interrupted", EXIT_INTERRUPTED, hint, prefix="")
     return Failure("interrupted", EXIT_INTERRUPTED, prefix="")
+
+
+def _terraform_interrupted(stopped: TerraformInterrupted, command: str) -> Failure:
+    left = stopped.left_outside
+    outside = f": {', '.join(left)}" if left else ""
+    if command == "destroy":
+        # destroy finds what carries the stack's tag, in the state or not: it finishes the job.
+        how = "was stopped at once" if not stopped.clean else "stopped after the deletions"
+        return Failure(
+            f"interrupted: Terraform {how}",
+            EXIT_INTERRUPTED,
+            "safe to re-run `cafepipe destroy`: it also removes what the state lost track of",
+            prefix="",
+        )
+    cleanup = (
+        "`cafepipe destroy` removes them with the stack, and `cafepipe status` lists them "
+        "(re-running `up` would build beside them)"
+    )
+    if not stopped.clean:
+        busy = ", ".join(stopped.in_flight) or "none reported"
+        found = f"; found outside the state{outside}" if left else ""
+        return Failure(
+            "interrupted twice: Terraform was stopped at once; what it was doing "
+            f"({busy}) may exist without being in its state{found}",
+            EXIT_INTERRUPTED,
+            cleanup,
+            prefix="",
+        )
+    what = "had finished" if stopped.finished else "stopped after the operations in progress"
+    if left:
+        return Failure(
+            f"interrupted: Terraform {what}, but {len(left)} call(s) cut off in flight left "
+            f"resources outside its state{outside}",
+            EXIT_INTERRUPTED,
+            cleanup,
+            prefix="",
+        )
+    if left is None:
+        return Failure(
+            f"interrupted: Terraform {what} and saved them in its state",
+            EXIT_INTERRUPTED,
+            f"re-running `cafepipe {command}` continues from there; `cafepipe status` shows "
+            "whether anything was left outside the state (not checked)",
+            prefix="",
+        )
+    return Failure(
+        f"interrupted: Terraform {what} and saved them in its state; nothing of the stack "
+        "is outside it",
+        EXIT_INTERRUPTED,
+        f"it is safe to re-run `cafepipe {command}`: it continues from there",
+        prefix="",
+    )
+
+
+def _terraform_interruption(exc: BaseException | None) -> TerraformInterrupted | None:
+    if exc is None or "cafepipe.deploy.terraform" not in sys.modules:
+        return None  # an interrupt of Terraform cannot exist before the runner is loaded
+    from cafepipe.deploy.terraform import TerraformInterrupted
+
+    return exc if isinstance(exc, TerraformInterrupted) else None
 
 
 def _aborted(exc: click.exceptions.Abort, command: str | None) -> Failure:

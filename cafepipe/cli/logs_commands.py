@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from cafepipe.cli.context import CliState, confirm_or_refuse, pass_state
+from cafepipe.cli.stack_commands import lock_timeout_option
 from cafepipe.cli.views import (
     ConsoleReporter,
     emit_json,
@@ -16,6 +18,19 @@ from cafepipe.cli.views import (
     print_ship_result,
     print_simulate_result,
 )
+from cafepipe.deploy.lock import lock_stack
+
+
+def command_line(state: CliState, *args: str) -> str:
+    """The cafepipe command that does this again, with the global options in force."""
+    words = ["cafepipe"]
+    if state.config_file:
+        words += ["--config", state.config_file]
+    for name in ("stack", "region", "state_dir", "endpoint_url"):
+        value = state.flags.get(name)
+        if value:
+            words += [f"--{name.replace('_', '-')}", str(value)]
+    return shlex.join([*words, *args])
 
 
 @click.command("generate-logs")
@@ -149,9 +164,15 @@ def generate_logs(
 @click.option("--log-group", help="Log group to ship into (default: the stack's access log group).")
 @click.option("--stream", help="Log stream (default: the file name); created if missing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@lock_timeout_option
 @pass_state
 def ship_command(
-    state: CliState, file: Path, log_group: str | None, stream: str | None, as_json: bool
+    state: CliState,
+    file: Path,
+    log_group: str | None,
+    stream: str | None,
+    as_json: bool,
+    lock_timeout: float,
 ) -> None:
     """Backfill a log file (plain or .gz) into CloudWatch Logs with PutLogEvents.
 
@@ -160,17 +181,27 @@ def ship_command(
     14 days or the group's retention, more than 2 h ahead, too large, no time) are counted
     and reported, not sent. Throttling is retried with backoff. Exit 1 if any was refused.
 
+    Exactly once: a checkpoint in the stack's state folder records the last batch the
+    service accepted, so running the same command again after Ctrl-C, a crash or an error
+    sends only what is missing, and after a complete run sends nothing. A call whose answer
+    was lost is not resent blindly: its events are looked for in the stream first. With no
+    checkpoint (another machine, a deleted state folder) the file is compared with the
+    events already in the stream. See docs/delivery.md.
+
     \b
-    JSON: {"events_sent", "events_rejected", "rejected": {reason: n}, "calls",
-           "batch_fullness", "events_per_second", ...}
+    JSON: {"events_sent", "events_delivered", "resumed_from", "found_in_stream",
+           "events_rejected", "rejected": {reason: n}, "calls", "unanswered_calls",
+           "resent_unconfirmed", "batch_fullness", "events_per_second", "checkpoint", ...}
     \b
     Examples:
       cafepipe ship access_log
+      cafepipe ship access_log            # again: resumes, or says it is all there
       cafepipe ship old.json.gz --log-group apache/access --stream backfill-2026-11 --json
     """
     from cafepipe.aws import AwsClients
     from cafepipe.errors import UsageError
-    from cafepipe.logs.ship import ship_file
+    from cafepipe.logs.checkpoint import CheckpointStore
+    from cafepipe.logs.ship import SHIP_CHECKPOINT_DIR, ship_file
 
     config = state.config()
     if not file.is_file():  # exit 2 before any cloud call
@@ -178,12 +209,42 @@ def ship_command(
     clients = AwsClients.for_config(config)
     clients.check_credentials()
     group = log_group or config.access_log_group
-    result = ship_file(clients.client("logs"), file, group, stream, reporter=state.reporter)
+    if group in (config.access_log_group, config.error_log_group):  # the stack's: its lock
+        click.get_current_context().with_resource(
+            lock_stack(config, "ship", lock_timeout, state.reporter)
+        )
+    again = command_line(
+        state,
+        "ship",
+        str(file),
+        *(["--log-group", log_group] if log_group else []),
+        *(["--stream", stream] if stream else []),
+    )
+    result = ship_file(
+        # ship is the one retry layer: it must see each unanswered call to check the stream.
+        clients.single_attempt_client("logs"),
+        file,
+        group,
+        stream,
+        reporter=state.reporter,
+        checkpoints=CheckpointStore(
+            config.stack_dir / SHIP_CHECKPOINT_DIR, config.endpoint_url, config.region
+        ),
+        resume_hint=f"run the same command again: `{again}`",
+        # An emulator shows stored events at once; AWS after a short delay.
+        confirm_wait=0.0 if config.emulated else 30.0,
+    )
     data = result.to_json()
     if as_json:
         emit_json(data)
     else:
         print_ship_result(data, f"Shipped {file.name}")
+    if result.resent_unconfirmed:
+        err_console.print(
+            f"[yellow]{result.resent_unconfirmed:,} events were sent again[/yellow] after calls "
+            "whose answer was lost and whose events the stream did not show: if the service "
+            "had stored them after all, they are there twice (docs/delivery.md)"
+        )
     if result.events_rejected:
         err_console.print(
             f"[yellow]{result.events_rejected:,} events were refused[/yellow] "
@@ -212,8 +273,15 @@ def ship_command(
     show_default=True,
     help="Generator profile: week, busy-month, attack.",
 )
+@click.option(
+    "--keep-earlier",
+    is_flag=True,
+    help="Keep the instance's earlier log streams (insights over the group then counts them "
+    "too); by default they are removed once this run's stream holds every event.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@lock_timeout_option
 @pass_state
 def simulate_logs_command(
     state: CliState,
@@ -221,25 +289,36 @@ def simulate_logs_command(
     days: float | None,
     seed: int,
     profile: str,
+    keep_earlier: bool,
     yes: bool,
     as_json: bool,
+    lock_timeout: float,
 ) -> None:
     """Replace the instance's access log with a big simulated one, and prove every event arrived.
 
     Generates the log (ground truth kept in .cafepipe/<stack>/simulated/), uploads it to the
     stack's bucket, waits for the instance in Systems Manager, runs one script there (stop
-    the agent, back up and swap the log, clear the agent's saved offset, start the agent),
-    then counts the events in the instance's log stream until all have arrived. The stream
-    is cleared first, so a re-run leaves exactly the new log in it. On the emulator, where
-    no instance runs anything, the events are delivered with `ship` instead.
+    the agent, point it at a new log stream, back up and swap the log, clear the agent's
+    saved offset, start the agent), then counts the events in the new stream until all have
+    arrived. On the emulator, where no instance runs anything, the events are delivered with
+    `ship` instead.
+
+    Streams and runs: each run delivers into a stream of its own,
+    <instance id>/simulated-<run id>. Nothing in CloudWatch Logs is deleted until that stream
+    holds every event of the new log; then the instance's earlier streams (<instance id> and
+    earlier runs) are removed, so the log group holds exactly the new log. Any failure or
+    Ctrl-C before that leaves the earlier events where they were, and a re-run converges
+    the same way. --keep-earlier keeps them. See docs/delivery.md.
 
     \b
     JSON: {"events_expected", "events_arrived", "verified", "log_group", "log_stream",
-           "bucket", "key", "local_log", "truth_file", "command_id", "command_status", ...}
+           "run_id", "earlier_streams_removed", "earlier_streams_kept", "bucket", "key",
+           "local_log", "truth_file", "command_id", "command_status", ...}
     \b
     Examples:
       cafepipe simulate-logs --yes                   # 50,000 lines
       cafepipe simulate-logs --days 7 --seed 42
+      cafepipe simulate-logs --lines 200000 --keep-earlier --yes
       cafepipe --endpoint-url http://127.0.0.1:5000 simulate-logs --lines 200000 --yes
     """
     from cafepipe.aws import AwsClients
@@ -258,14 +337,32 @@ def simulate_logs_command(
     generate = default_generator(state.reporter)
     clients = AwsClients.for_config(config)
     clients.check_credentials()
+    if config.stack_dir.is_dir():  # (else stack_outputs says the stack was never created)
+        # Held until the command ends: one command at a time works on the stack.
+        click.get_current_context().with_resource(
+            lock_stack(config, "simulate-logs", lock_timeout, state.reporter)
+        )
     outputs = stack_outputs(config)
     size = f"{options.lines:,} lines" if options.lines else f"{options.days:g} days"
+    afterwards = (
+        "keep its earlier log streams"
+        if keep_earlier
+        else "once every event has arrived in a new stream, remove its earlier log streams"
+    )
     confirm_or_refuse(
         f"Replace the access log on {outputs['instance_id']} with {size} of simulated traffic "
-        f"and clear its log stream in {outputs['access_log_group']}?",
+        f"and {afterwards} in {outputs['access_log_group']}?",
         yes,
     )
-    result = simulate_logs(config, outputs, clients, options, generate, reporter=state.reporter)
+    result = simulate_logs(
+        config,
+        outputs,
+        clients,
+        options,
+        generate,
+        reporter=state.reporter,
+        keep_earlier=keep_earlier,
+    )
     if as_json:
         emit_json(result.to_json())
     else:

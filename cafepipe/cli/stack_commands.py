@@ -3,6 +3,8 @@ demo."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from cafepipe.cafe.limits import EC2_USER_DATA_MAX_BYTES
@@ -12,9 +14,21 @@ from cafepipe.cli.views import (
     err_console,
     out_console,
     print_demo_report,
+    print_destroy_report,
+    print_orphans,
     print_outputs,
     print_plan_summary,
     print_status,
+)
+from cafepipe.deploy.lock import DEFAULT_LOCK_TIMEOUT
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait while another cafepipe command works on the stack (holds its lock).",
 )
 
 
@@ -37,9 +51,12 @@ def render(state: CliState, as_json: bool) -> None:
       cafepipe --endpoint-url http://127.0.0.1:5000 render   # the offline provider 3.39 flavour
     """
 
+    from cafepipe.deploy.lock import stack_lock
     from cafepipe.deploy.render import render_stack_files
 
-    result = render_stack_files(state.config())
+    config = state.config()
+    with stack_lock(config, "render", reporter=state.reporter):  # `up` may be reading them
+        result = render_stack_files(config)
     if as_json:
         emit_json(
             {
@@ -67,6 +84,9 @@ def render(state: CliState, as_json: bool) -> None:
 def plan(state: CliState, as_json: bool) -> None:
     """Show what `up` would change (renders and inits first; changes nothing).
 
+    Never waits: while another command works on the stack (`up` at its question, `destroy`),
+    it says so and exits 1. What `up` applies is always the plan that `up` itself showed.
+
     \b
     JSON: {"add": N, "change": N, "destroy": N, "resources": [{"address", "action"}]}
     \b
@@ -74,12 +94,22 @@ def plan(state: CliState, as_json: bool) -> None:
       cafepipe plan
       cafepipe --endpoint-url http://127.0.0.1:5000 plan --json
     """
+    from cafepipe.deploy.lock import StackLockedError, holder, stack_lock
     from cafepipe.deploy.stack import check_access, open_stack, plan_stack
 
-    stack = open_stack(state.config())
+    config = state.config()
+    stack = open_stack(config)
     check_access(stack)
-    with state.reporter.terraform("planning") as on_event:
-        summary = plan_stack(stack, on_event)
+    busy = holder(config)
+    if busy is not None:
+        raise StackLockedError(
+            f"stack {config.stack!r} is being worked on by {busy.describe()}; plan does not wait",
+            "run it again when that command has finished; `cafepipe status` shows the stack "
+            "meanwhile",
+        )
+    # Rendering and init write the stack's files: held briefly, never waited for.
+    with stack_lock(config, "plan", timeout=0), state.reporter.terraform("planning") as on_event:
+        summary = plan_stack(stack, on_event, reporter=state.reporter)
     if as_json:
         emit_json(summary.as_dict())
     else:
@@ -89,13 +119,22 @@ def plan(state: CliState, as_json: bool) -> None:
 @click.command()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outputs as JSON.")
+@click.option(
+    "--no-check", is_flag=True, help="Skip the final check (a marked request followed to the logs)."
+)
+@lock_timeout_option
 @pass_state
-def up(state: CliState, yes: bool, as_json: bool) -> None:
+def up(state: CliState, yes: bool, as_json: bool, no_check: bool, lock_timeout: float) -> None:
     """Create or update the stack: render → init → plan → apply, then print its outputs.
 
     Shows the plan and what the stack costs per month, and asks before changing anything
     (--yes skips the question). After a failed run, running it again applies what is still
-    missing; an up-to-date stack is left alone.
+    missing; an up-to-date stack is left alone. On AWS it ends with `cafepipe check`: a
+    marked request to the site, followed until it is in CloudWatch Logs (--no-check skips it).
+
+    One command at a time works on a stack: a second one waits (--lock-timeout) and shows
+    who holds it. The plan shown is the plan applied. Ctrl-C once stops after the operations
+    in progress (saved in the state: running `up` again continues); twice stops at once.
 
     \b
     Examples:
@@ -104,7 +143,8 @@ def up(state: CliState, yes: bool, as_json: bool) -> None:
       cafepipe --endpoint-url http://127.0.0.1:5000 up --yes   # on `cafepipe emulator start`
     """
     from cafepipe.cost import monthly_total_line
-    from cafepipe.deploy.stack import PlanSummary, open_stack, up_stack
+    from cafepipe.deploy.lock import lock_stack
+    from cafepipe.deploy.stack import PlanSummary, check_access, open_stack, up_stack
 
     config = state.config()
     # Priced before any cloud call, so a bad [usage] table fails early (exit 2).
@@ -115,7 +155,10 @@ def up(state: CliState, yes: bool, as_json: bool) -> None:
         err_console.print(cost_line)
         confirm_or_refuse(f"Apply these changes to stack {config.stack!r} in {where(config)}?", yes)
 
-    result = up_stack(open_stack(config), approve, state.reporter)
+    stack = open_stack(config)
+    check_access(stack)  # before the lock: nothing is written for an endpoint that is not there
+    with lock_stack(config, "up", lock_timeout, state.reporter):
+        result = up_stack(stack, approve, state.reporter)
     if result.changed:
         err_console.print(f"[green]Stack {config.stack} is up[/green] in {result.seconds:.0f}s.")
     else:
@@ -124,15 +167,22 @@ def up(state: CliState, yes: bool, as_json: bool) -> None:
         emit_json(result.outputs)
     else:
         print_outputs(result.outputs)
+    if not no_check:
+        from cafepipe.cli.check_command import check_after_up
+
+        check_after_up(config, result.outputs, state.reporter)
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @pass_state
 def status(state: CliState, as_json: bool) -> None:
-    """Show the stack: outputs, resources, the instance's state and drift.
+    """Show the stack: outputs, resources, the instance's state, drift and orphans.
 
     Drift is a fresh plan: anything changed outside cafepipe shows up as pending changes.
+    Orphans are resources carrying the stack's tag that its state does not hold (left by a
+    run stopped at once, or made by hand): `cafepipe destroy` removes them. Reads only and
+    never waits: while another command works on the stack, drift is not checked.
 
     \b
     Examples:
@@ -143,46 +193,74 @@ def status(state: CliState, as_json: bool) -> None:
 
     stack = open_stack(state.config())
     check_access(stack)
-    with err_console.status("reading state and checking for drift…"):
+    with err_console.status("reading state, checking for drift and orphans…"):
         report = stack_status(stack)
     if as_json:
         emit_json(report)
     else:
         print_status(report)
+        print_orphans(report["orphans"], report.get("locked_by"), report.get("stale_state"))
 
 
 @click.command()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--forget",
+    is_flag=True,
+    help="Do not run Terraform: set the state aside (a copy is kept) and delete what carries "
+    "the stack's tag. For a state whose resources are gone or cannot be read back.",
+)
+@lock_timeout_option
 @pass_state
-def destroy(state: CliState, yes: bool, as_json: bool) -> None:
+def destroy(state: CliState, yes: bool, as_json: bool, forget: bool, lock_timeout: float) -> None:
     """Remove everything the stack created, then prove nothing tagged with it remains.
 
-    The bucket is emptied first (its logs are gone for good). Asks before deleting.
+    Resources carrying the stack's tag that its state does not hold (orphans) are listed,
+    and removed with the rest after the same question: instances, then network interfaces
+    and endpoints, subnets, route tables and gateways, security groups, the VPC; buckets
+    (emptied first: their logs are gone for good), log groups, dashboards, alarms, saved
+    queries, roles with their profiles and policies, CloudFront. Nothing without the stack's
+    tag is touched. Ctrl-C once stops after the deletions in progress; run it again to finish.
 
+    \b
+    JSON: {"stack", "destroyed", "resources", "orphans_deleted", "forgotten_state",
+           "seconds", "leftovers"}
     \b
     Examples:
       cafepipe destroy
       cafepipe destroy --yes --json
+      cafepipe destroy --forget     # resources deleted by hand: Terraform cannot read them back
     """
-    from cafepipe.deploy.stack import check_access, destroy_stack, open_stack
+    from cafepipe.deploy.lock import lock_stack
+    from cafepipe.deploy.stack import check_access, destroy_stack, open_stack, plan_destroy
 
     config = state.config()
+    question = (
+        f"Destroy stack {config.stack!r} in {where(config)}, including bucket "
+        f"{config.bucket_name} and its logs"
+    )
+    if not yes and (sys.stdin is None or not sys.stdin.isatty()):
+        confirm_or_refuse(question + "?", yes)  # no one to ask: refuse before anything runs
     stack = open_stack(config)
     check_access(stack)
-    confirm_or_refuse(
-        f"Destroy stack {config.stack!r} in {where(config)}, including bucket "
-        f"{config.bucket_name} and its logs?",
-        yes,
-    )
-    report = destroy_stack(stack, state.reporter)
+    with lock_stack(config, "destroy", lock_timeout, state.reporter):
+        with err_console.status("reading the state and looking for the stack's resources…"):
+            plan = plan_destroy(stack, forget, state.reporter)
+        if plan.orphans:
+            title = (
+                "Resources carrying the stack's tag (the state is set aside: all are deleted)"
+                if forget
+                else "Resources carrying the stack's tag that its state does not hold"
+            )
+            print_orphans([f.as_dict() for f in plan.orphans], title=title, console=err_console)
+        also = f" and {len(plan.orphans)} resources listed above" if plan.orphans else ""
+        confirm_or_refuse(f"{question}{also}?", yes)
+        report = destroy_stack(stack, state.reporter, plan=plan)
     if as_json:
         emit_json(report)
     else:
-        out_console.print(
-            f"[green]Destroyed[/green] stack {report['stack']}: {report['destroyed']} resources "
-            f"in {report['seconds']}s; verified nothing of it remains."
-        )
+        print_destroy_report(report)
 
 
 @click.group()

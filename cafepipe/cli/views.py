@@ -33,6 +33,7 @@ from cafepipe.reporting import Advance, Reporter, TerraformEvent, Update
 
 if TYPE_CHECKING:
     from cafepipe.demo import DemoReport
+    from cafepipe.deploy.probe import ProbeResult
     from cafepipe.deploy.stack import PlanSummary
 
 err_console = Console(stderr=True, highlight=False)
@@ -129,6 +130,8 @@ class TerraformProgress:
         elif kind == "change_summary" and self.title == "planning":
             changes = event.get("changes") or {}
             self.done = sum(int(changes.get(key, 0)) for key in ("add", "change", "remove"))
+        elif kind == "cafepipe_interrupt":  # the runner passed a Ctrl-C on to Terraform
+            self._interrupted(event)
         elif kind == "diagnostic" and (event.get("diagnostic") or {}).get("severity") == "warning":
             summary = event["diagnostic"].get("summary", "")
             if summary not in self._warnings:  # Terraform repeats a warning per resource
@@ -136,6 +139,22 @@ class TerraformProgress:
                 self.console.print(f"  [yellow]warning:[/yellow] {escape(summary)}")
         if self._status is not None:
             self._status.update(self._status_text())
+
+    def _interrupted(self, event: dict[str, Any]) -> None:
+        busy = ", ".join(event.get("in_flight") or []) or "nothing reported in progress"
+        if event.get("count") == 1:
+            self.title = "stopping"
+            self.console.print(
+                f"  [yellow]⏸[/yellow] stopping after the operations in progress ({escape(busy)})… "
+                "they finish and are saved in the state. Ctrl-C again stops at once.",
+                soft_wrap=True,
+            )
+        else:
+            self.console.print(
+                f"  [red]✗[/red] stopping at once: what was in progress ({escape(busy)}) may be "
+                "left without being in the state",
+                soft_wrap=True,
+            )
 
 
 class ConsoleReporter(Reporter):
@@ -233,13 +252,20 @@ def print_status(report: dict[str, Any]) -> None:
     out_console.print(
         f"Resources: {len(report['resources'])}; instance: {report['instance_state']}"
     )
-    if report["in_sync"]:
+    if report["in_sync"] is None:  # another command holds the stack's lock
+        out_console.print("Drift: not checked while another command works on the stack.")
+    elif report["in_sync"]:
         out_console.print("[green]In sync[/green]: no drift.")
     else:
         out_console.print(
             f"[yellow]Drift[/yellow]: {drift['add']} to add, {drift['change']} to change, "
             f"{drift['destroy']} to destroy — run `cafepipe up` to reconcile."
         )
+    alerts = report.get("alerts")
+    if alerts and alerts.get("error"):
+        out_console.print(f"Alerts: [yellow]could not be read[/yellow]: {escape(alerts['error'])}")
+    elif alerts:
+        print_subscription_line(alerts["subscription"])
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, str]], justify: str = "left") -> None:
@@ -258,6 +284,17 @@ def print_ship_result(data: dict[str, Any], title: str) -> None:
         ("lines read", f"{data['lines_read']:,}"),
         ("events sent", f"[green]{data['events_sent']:,}[/green]"),
     ]
+    # Exactly once (ship resumes): what the stream held already, and lost answers.
+    if data.get("resumed_from"):
+        rows.append(("in the stream already (resumed)", f"{data['resumed_from']:,}"))
+    if data.get("found_in_stream"):
+        rows.append(("found in the stream, not resent", f"{data['found_in_stream']:,}"))
+    if data.get("unanswered_calls"):
+        rows.append(("calls with a lost answer", f"[yellow]{data['unanswered_calls']:,}[/yellow]"))
+        rows.append(("  their events found stored", f"{data['confirmed_after_unanswered']:,}"))
+        rows.append(("  sent again (not found)", f"{data['resent_unconfirmed']:,}"))
+    if "events_delivered" in data:
+        rows.append(("events of the file in the stream", f"{data['events_delivered']:,}"))
     rejected = data["events_rejected"]
     rows.append(("events rejected", f"[red]{rejected:,}[/red]" if rejected else "0"))
     rows += [
@@ -286,6 +323,14 @@ def print_simulate_result(result: Any) -> None:
                 f"[green]{result.events_arrived:,}[/green] of {result.events_expected:,}",
             ),
             ("log stream", escape(f"{result.log_group} / {result.log_stream}")),
+            (
+                "earlier streams",
+                escape(
+                    f"{len(result.earlier_streams_kept)} kept"
+                    if result.earlier_streams_kept
+                    else f"{len(result.earlier_streams_removed)} removed"
+                ),
+            ),
             ("object", escape(f"s3://{result.bucket}/{result.key}")),
             ("ground truth", escape(result.truth_file)),
             ("SSM command", escape(f"{result.command_id} ({result.command_status})")),
@@ -341,3 +386,159 @@ def print_demo_report(report: DemoReport) -> None:
         out_console.print("[green]Nothing is left[/green]: every resource of the stack is gone.")
     elif report.leftovers:
         out_console.print(f"[red]Left behind:[/red] {escape(', '.join(report.leftovers))}")
+
+
+_LEG_STYLES = {"ok": "green", "failed": "red", "skipped": "dim", "not checked": "dim"}
+
+
+def print_probe_result(result: ProbeResult, console: Console = out_console) -> None:
+    """The probe: one row per link of the chain, the verdict, and the instance's log tails."""
+    table = Table(title=f"Check of the chain (marker {result.marker})", title_justify="left")
+    table.add_column("link", style="bold")
+    table.add_column("state")
+    table.add_column("seconds", justify="right")
+    table.add_column("detail")
+    for leg in result.legs.values():
+        style = _LEG_STYLES.get(leg.state, "")
+        seconds = "" if leg.seconds is None else f"{leg.seconds:.1f}"
+        table.add_row(leg.name, f"[{style}]{leg.state}[/{style}]", seconds, escape(leg.detail))
+    console.print(table)
+    if result.boot_status:
+        style = "green" if result.boot_status == "ok" else "red"
+        console.print(f"First boot: [{style}]{escape(result.boot_status)}[/{style}]")
+    for title, lines in (
+        ("CloudWatch agent log (last lines)", result.agent_log_tail),
+        ("first-boot log (last lines)", result.user_data_log_tail),
+    ):
+        if lines:
+            console.print(f"{title}:", style="bold")
+            for line in lines:
+                console.print(f"  {escape(line)}", style="dim", soft_wrap=True)
+    if result.ok:
+        console.print(f"[green]The chain works[/green]: {escape(result.summary())}.")
+    else:
+        console.print(f"[red]The chain is broken[/red]: {escape(result.summary())}")
+
+
+# ------------------------------------------------------------------------------ alerts
+
+_ALARM_STYLES = {"OK": "green", "ALARM": "red", "INSUFFICIENT_DATA": "yellow"}
+
+
+def print_subscription_line(subscription: dict[str, Any], console: Console = out_console) -> None:
+    """One line: where alerts go and whether the owner confirmed the subscription."""
+    email = escape(str(subscription.get("email")))
+    state = subscription.get("state")
+    if state == "confirmed":
+        console.print(f"Alerts: e-mailed to {email} ([green]subscription confirmed[/green]).")
+    elif state == "pending confirmation":
+        console.print(
+            f"Alerts: [yellow]{email} has not confirmed the subscription yet[/yellow]: open the "
+            "e-mail from AWS Notifications and click “Confirm subscription”; until then "
+            "nothing reaches the owner."
+        )
+    else:
+        console.print(
+            f"Alerts: [red]{email} is not subscribed[/red] to the alerts topic: run "
+            "`cafepipe up` to subscribe it again."
+        )
+
+
+def print_alerts_status(alerts: dict[str, Any]) -> None:
+    """The alarms and their states, the subscription, the report's schedule."""
+    table = Table(title="Alarms that e-mail the owner", title_justify="left")
+    table.add_column("alarm", style="bold")
+    table.add_column("state")
+    table.add_column("why")
+    for alarm in alerts["alarms"]:
+        style = _ALARM_STYLES.get(alarm["state"], "dim")
+        table.add_row(
+            escape(alarm["name"]), f"[{style}]{alarm['state']}[/{style}]", escape(alarm["reason"])
+        )
+    out_console.print(table)
+    print_subscription_line(alerts["subscription"])
+    report = alerts["report"]
+    if report.get("function"):
+        out_console.print(f"Weekly report: {escape(report['schedule'])} ({report['function']}).")
+    else:
+        out_console.print("Weekly report: off.")
+
+
+def print_alert_test(result: dict[str, Any]) -> None:
+    out_console.print(
+        f"[green]Sent[/green] a test notification to {escape(result['topic_arn'])} "
+        f"(message {result.get('message_id')})."
+    )
+    print_subscription_line(result["subscription"])
+
+
+def print_weekly_report(result: dict[str, Any]) -> None:
+    """The report as it is e-mailed: the subject, then the message."""
+    out_console.print(escape(result["subject"]), style="bold")
+    out_console.print()
+    out_console.print(escape(result["message"].rstrip("\n")), soft_wrap=True)
+    if result.get("sent"):
+        err_console.print(
+            f"[green]Sent[/green] to {escape(result['topic_arn'])} "
+            f"(message {result.get('message_id')})."
+        )
+        print_subscription_line(result["subscription"], console=err_console)
+
+
+# ------------------------------------------------------------------------------ lifecycle
+
+ORPHANS_TITLE = "Resources carrying the stack's tag that its state does not hold"
+
+
+def print_orphans(
+    orphans: list[dict[str, Any]],
+    locked_by: str | None = None,
+    stale_state: str | None = None,
+    title: str = ORPHANS_TITLE,
+    console: Console = out_console,
+) -> None:
+    """What `status` adds: the stack's orphans, who holds its lock, a stale emulator state."""
+    if stale_state:
+        console.print(
+            f"[yellow]Stale state[/yellow]: {escape(stale_state)}; the next `cafepipe up` "
+            "starts from an empty state.",
+            soft_wrap=True,
+        )
+    if locked_by:
+        console.print(f"[yellow]Busy[/yellow]: {escape(locked_by)} is working on the stack.")
+    if not orphans:
+        return
+    from cafepipe.deploy.orphans import KINDS
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("kind", style="bold")
+    table.add_column("id")
+    table.add_column("name")
+    table.add_column("found by")
+    for item in orphans:
+        table.add_row(
+            KINDS.get(item["kind"], item["kind"]),
+            escape(item["id"]),
+            escape(item.get("name") or ""),
+            "its name (cannot be tagged)" if item.get("by_name") else "tag",
+        )
+    console.print(table)
+    if console is out_console:  # `status`: what to do about them (destroy asks right after)
+        console.print(
+            f"{len(orphans)} orphaned resource(s): `cafepipe destroy` removes them (after "
+            "asking), with the rest of the stack."
+        )
+
+
+def print_destroy_report(report: dict[str, Any]) -> None:
+    """What destroy removed (Terraform's own count, and the orphans), and the proof."""
+    orphans = report.get("orphans_deleted") or []
+    plural = "s" if len(orphans) != 1 else ""
+    also = f" and {len(orphans)} resource{plural} outside its state" if orphans else ""
+    forgotten = report.get("forgotten_state")
+    kept = f" (state set aside: {escape(forgotten)})" if forgotten else ""
+    out_console.print(
+        f"[green]Destroyed[/green] stack {escape(report['stack'])}: {report['destroyed']} "
+        f"resources{also} in {report['seconds']}s{kept}; verified nothing of it remains.",
+        soft_wrap=True,
+    )

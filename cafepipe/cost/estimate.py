@@ -121,6 +121,12 @@ USAGE_FIELDS: Mapping[str, UsageField] = {
         None, "GB", "data out to the internet (default: lines × bytes per response)"
     ),
     "athena_tb_scanned_per_month": UsageField(0, "TB", "Athena data scanned (the at-scale path)"),
+    "alert_notifications_per_month": UsageField(
+        30, "e-mails", "alarm e-mails a month (each alarm and its all-clear), with alerts on"
+    ),
+    "report_run_seconds": UsageField(
+        30, "seconds", "how long one run of the weekly report function takes"
+    ),
 }
 
 
@@ -227,6 +233,7 @@ class _Estimate:
     def __init__(self, region: str) -> None:
         self.region = region
         self.items: list[CostItem] = []
+        self.priced: set[str] = set()  # addresses of resources of types priced case by case
 
     def add(
         self,
@@ -306,7 +313,8 @@ def _estimate(
     detailed_metrics = _compute(est, config, inventory, hours, notes)
     _metrics_and_alarms(est, inventory, detailed_metrics, notes)
     dashboard_log_widgets = _dashboards(est, inventory, notes)
-    _logs(est, config, inventory, usage, dashboard_log_widgets, notes)
+    ingest = _logs(est, config, inventory, usage, dashboard_log_widgets, notes)
+    _alerts(est, inventory, usage, ingest, notes)
     _storage_and_transfer(est, inventory, usage, notes)
     _other(est, inventory, notes)
 
@@ -462,11 +470,19 @@ def _metrics_and_alarms(
 
     standard_alarm_metrics = 0
     high_res_alarm_metrics = 0
+    anomaly_alarm_metrics = 0
     for alarm in inventory.of_type("aws_cloudwatch_metric_alarm"):
         queries = [q for q in alarm.block.children("metric_query") if q.children("metric")]
         per_alarm = max(1, len(queries))
+        bands = sum(
+            "ANOMALY_DETECTION_BAND" in str(alarm.scope.evaluate(q.attributes.get("expression")))
+            for q in alarm.block.children("metric_query")
+        )
         period = alarm.value("period")
-        if isinstance(period, int) and period < 60:
+        if bands:
+            # Billed as 3 alarm metrics: the metric, the band's upper and lower bounds.
+            anomaly_alarm_metrics += (per_alarm + 2 * bands) * alarm.count
+        elif isinstance(period, int) and period < 60:
             high_res_alarm_metrics += per_alarm * alarm.count
         else:
             standard_alarm_metrics += per_alarm * alarm.count
@@ -479,6 +495,24 @@ def _metrics_and_alarms(
             "cw.alarm_standard",
             unit="alarm metrics",
         )
+    if anomaly_alarm_metrics:
+        # Standard-resolution alarm metrics too: what the line above left of the free ten.
+        free = FREE_TIERS["cw.alarm_standard"].quantity
+        left = max(0.0, free - standard_alarm_metrics)
+        line = est.add(
+            "CloudWatch",
+            "alarms, anomaly detection (3 alarm metrics each)"
+            + (
+                f", {format_quantity(min(left, anomaly_alarm_metrics))} in the free 10"
+                if left
+                else ""
+            ),
+            anomaly_alarm_metrics,
+            "cw.alarm_standard",
+            unit="alarm metrics",
+        )
+        billable = max(0.0, anomaly_alarm_metrics - left)
+        est.items[-1] = dataclasses.replace(line, monthly_usd=billable * line.unit_price_usd)
     if high_res_alarm_metrics:
         est.add(
             "CloudWatch",
@@ -575,13 +609,13 @@ def _logs(
     usage: dict[str, float | None],
     dashboard_log_widgets: tuple[int, float | None],
     notes: list[str],
-) -> None:
+) -> float:
     """CloudWatch Logs: volume from usage, class and retention from the rendered log groups,
-    Insights scans from the dashboard's log widgets."""
+    Insights scans from the dashboard's log widgets. Returns the GB ingested a month."""
     log_widgets, range_days = dashboard_log_widgets
     groups = inventory.of_type("aws_cloudwatch_log_group")
     if not groups:
-        return
+        return 0.0
     lines = float(usage["log_lines_per_month"] or 0)
     line_bytes = float(usage["bytes_per_log_line"] or 0)
     ingest = usage["log_gb_ingested_per_month"]
@@ -661,6 +695,7 @@ def _logs(
             f"= {scanned:.3f} GB scanned/month"
         )
     est.add("CloudWatch Logs", "Logs Insights scanned", scanned, "logs.insights_scanned")
+    return float(ingest)
 
 
 @dataclass(frozen=True)
@@ -703,6 +738,112 @@ def _iso_range_days(start: Any) -> float | None:
         return None
     days, hours, minutes = (int(g or 0) for g in match.groups())
     return days + hours / 24 + minutes / 1440
+
+
+WEEKS_PER_MONTH = 365 / 7 / 12  # 4.35 weekly reports a month
+# cron(M H ? * DAY *): once a week (the weekly report's schedule).
+_WEEKLY_CRON_RE = re.compile(r"^cron\(\d{1,2} \d{1,2} \? \* [A-Z]{3} \*\)$")
+
+
+def _weekly_schedules(inventory: StackInventory, notes: list[str]) -> list[StackResource]:
+    """EventBridge schedules and scheduled rules that run once a week; others are said."""
+    weekly = []
+    for resource in inventory.of_type("aws_scheduler_schedule") + inventory.of_type(
+        "aws_cloudwatch_event_rule"
+    ):
+        expression = resource.value("schedule_expression")
+        if isinstance(expression, str) and _WEEKLY_CRON_RE.match(expression):
+            weekly.append(resource)
+        else:
+            notes.append(f"{resource.address}: not a weekly schedule; its runs are not priced")
+    return weekly
+
+
+def _alerts(
+    est: _Estimate,
+    inventory: StackInventory,
+    usage: dict[str, float | None],
+    ingest_gb: float,
+    notes: list[str],
+) -> None:
+    """The alerts module: e-mails, and the weekly report's function, schedule and queries."""
+    schedules = _weekly_schedules(inventory, notes)
+    runs = WEEKS_PER_MONTH * sum(schedule.count for schedule in schedules)
+    if inventory.count("aws_sns_topic"):
+        emails = float(usage["alert_notifications_per_month"] or 0) + runs
+        est.add(
+            "SNS",
+            "e-mail notifications (alarms and weekly reports)",
+            emails,
+            "sns.email_notifications",
+            "sns.email_notifications",
+            unit="notifications",
+        )
+        est.add("SNS", "publish requests", emails, "sns.requests", "sns.requests", unit="requests")
+        notes.append(
+            f"SNS: {usage['alert_notifications_per_month']:g} alarm e-mails a month (usage "
+            "alert_notifications_per_month) plus the weekly reports; the topic's customer managed "
+            "KMS key (the KMS line) is what lets CloudWatch alarms publish to an encrypted topic, "
+            "and its few requests per publish stay far inside KMS's 20,000 free"
+        )
+    if not schedules:
+        return  # a function nothing schedules: how often it runs is unknown (NOT PRICED)
+    seconds = float(usage["report_run_seconds"] or 0)
+    for function in inventory.of_type("aws_lambda_function"):
+        memory = function.value("memory_size")
+        memory_gb = (memory if isinstance(memory, (int, float)) else 128) / 1024
+        architectures = function.value("architectures")
+        arch = "arm64" if isinstance(architectures, list) and "arm64" in architectures else "x86_64"
+        est.add(
+            "Lambda",
+            "weekly report function requests",
+            runs * function.count,
+            "lambda.requests",
+            "lambda.requests",
+            unit="requests",
+        )
+        est.add(
+            "Lambda",
+            f"weekly report compute, {arch}, {memory_gb * 1024:g} MB × {seconds:g} s a run",
+            runs * function.count * memory_gb * seconds,
+            f"lambda.duration_{arch}",
+            "lambda.duration",
+            unit="GB-seconds",
+        )
+        est.priced.add(function.address)
+    for schedule in schedules:
+        est.priced.add(schedule.address)
+        if schedule.type == "aws_scheduler_schedule":
+            est.add(
+                "EventBridge",
+                "Scheduler invocations (the weekly report)",
+                WEEKS_PER_MONTH * schedule.count,
+                "scheduler.invocations",
+                "scheduler.invocations",
+                unit="invocations",
+            )
+        else:
+            est.add_free(
+                "EventBridge",
+                "scheduled rule (the weekly report)",
+                WEEKS_PER_MONTH * schedule.count,
+                "events",
+            )
+    from cafepipe._lambda.weekly_report import QUERY_IDS, WINDOWS
+
+    queries = len(QUERY_IDS) * len(WINDOWS)
+    scanned = runs * queries * 7 * ingest_gb / DAYS_PER_MONTH
+    est.add(
+        "CloudWatch Logs",
+        "Logs Insights scanned by the weekly report",
+        scanned,
+        "logs.insights_scanned",
+    )
+    notes.append(
+        f"weekly report: {runs:.2f} runs a month, each {queries} Logs Insights queries over a "
+        f"week of logs ({seconds:g} s a run, usage report_run_seconds) = {scanned:.3f} GB "
+        "scanned/month"
+    )
 
 
 def _storage_and_transfer(
@@ -825,6 +966,7 @@ FREE_RESOURCE_PREFIXES = (
     "aws_cloudwatch_log_metric_filter",
     "aws_cloudwatch_query_definition",
     "aws_default_",
+    "aws_ec2_tag",  # a tag on a resource made by another (the launch's network interface)
     "aws_vpc",
     "aws_subnet",
     "aws_internet_gateway",
@@ -836,6 +978,10 @@ FREE_RESOURCE_PREFIXES = (
     "aws_cloudwatch_log_stream",
     "aws_cloudwatch_log_resource_policy",
     "aws_cloudfront_vpc_origin",
+    "aws_sns_topic_policy",
+    "aws_kms_alias",
+    "aws_lambda_permission",
+    "aws_cloudwatch_event_target",
     "random_",
     "null_",
     "terraform_data",
@@ -875,8 +1021,6 @@ def _other(est: _Estimate, inventory: StackInventory, notes: list[str]) -> None:
     )
     if advanced:
         est.add("Systems Manager", "advanced parameters", advanced, "ssm.advanced_parameter")
-    if inventory.count("aws_sns_topic"):
-        notes.append("SNS: alarm e-mails are within SNS's 1,000 free e-mail notifications/month")
     free = sorted(
         {
             r.type
@@ -888,7 +1032,9 @@ def _other(est: _Estimate, inventory: StackInventory, notes: list[str]) -> None:
         {
             r.type
             for r in inventory.resources
-            if r.type not in PRICED_TYPES and not r.type.startswith(FREE_RESOURCE_PREFIXES)
+            if r.type not in PRICED_TYPES
+            and not r.type.startswith(FREE_RESOURCE_PREFIXES)
+            and r.address not in est.priced
         }
     )
     if free:

@@ -37,6 +37,9 @@ ATHENA_PRICING = "https://aws.amazon.com/athena/pricing/"
 KMS_PRICING = "https://aws.amazon.com/kms/pricing/"
 SSM_PRICING = "https://aws.amazon.com/systems-manager/pricing/"
 CLOUDFRONT_PRICING = "https://aws.amazon.com/cloudfront/pricing/"
+SNS_PRICING = "https://aws.amazon.com/sns/pricing/"
+LAMBDA_PRICING = "https://aws.amazon.com/lambda/pricing/"
+EVENTBRIDGE_PRICING = "https://aws.amazon.com/eventbridge/pricing/"
 
 # How each figure was checked; `{page}` is filled with the entry's own pricing page.
 CHECKED_ON_PAGE = "checked against {page}, 2026-11"
@@ -116,6 +119,18 @@ _US_STANDARD: dict[str, Price] = {
     "cloudfront.https_requests": _p(0.01 / 10_000, "request", CLOUDFRONT_PRICING, CHECKED_STABLE),
     "athena.scanned": _p(5.00, "TB scanned", ATHENA_PRICING, CHECKED_ON_PAGE),
     "kms.key": _p(1.00, "key-month", KMS_PRICING, CHECKED_STABLE),
+    "kms.requests": _p(0.03 / 10_000, "request", KMS_PRICING, CHECKED_STABLE),
+    # SNS: e-mail deliveries ($2.00 per 100,000) and API requests such as Publish.
+    "sns.email_notifications": _p(2.00 / 100_000, "notification", SNS_PRICING, CHECKED_STABLE),
+    "sns.requests": _p(0.50 / 1_000_000, "request", SNS_PRICING, CHECKED_STABLE),
+    # Lambda: requests, and compute per GB-second (Arm/Graviton is a fifth cheaper than x86).
+    "lambda.requests": _p(0.20 / 1_000_000, "request", LAMBDA_PRICING, CHECKED_WRITE_UPS),
+    "lambda.duration_arm64": _p(0.0000133334, "GB-second", LAMBDA_PRICING, CHECKED_WRITE_UPS),
+    "lambda.duration_x86_64": _p(0.0000166667, "GB-second", LAMBDA_PRICING, CHECKED_WRITE_UPS),
+    # EventBridge Scheduler invocations; scheduled EventBridge rules have no charge of their own.
+    "scheduler.invocations": _p(
+        1.00 / 1_000_000, "invocation", EVENTBRIDGE_PRICING, CHECKED_STABLE
+    ),
     "ssm.advanced_parameter": _p(0.05, "parameter-month", SSM_PRICING, CHECKED_STABLE),
 }
 
@@ -142,6 +157,14 @@ FREE_TIERS: Mapping[str, FreeTier] = MappingProxyType(
         "cloudfront.out_internet": FreeTier(1_000, "GB", True, True, "out through CloudFront"),
         "cloudfront.https_requests": FreeTier(
             10_000_000, "requests", True, True, "HTTP(S) to CloudFront"
+        ),
+        "kms.requests": FreeTier(20_000, "requests", True, True, "KMS API requests"),
+        "sns.email_notifications": FreeTier(1_000, "notifications", True, True, "SNS e-mail"),
+        "sns.requests": FreeTier(1_000_000, "requests", True, True, "SNS API requests"),
+        "lambda.requests": FreeTier(1_000_000, "requests", True, True, "Lambda requests"),
+        "lambda.duration": FreeTier(400_000, "GB-seconds", True, True, "Lambda compute"),
+        "scheduler.invocations": FreeTier(
+            14_000_000, "invocations", True, True, "EventBridge Scheduler"
         ),
         "ec2.micro_hours": FreeTier(750, "hours", False, False, "t2/t3.micro"),
         "vpc.public_ipv4": FreeTier(750, "IP-hours", False, False, "public IPv4"),

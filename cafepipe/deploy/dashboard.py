@@ -7,6 +7,11 @@ bar, table, time series). Among them: menu visitors and purchasers, and the four
 of where customers are (cities visiting the menu, cities ordering, regions visiting the
 site, regions ordering). The same queries are saved as query definitions, and
 `cafepipe insights --engine cloudwatch` runs them.
+
+The dashboard opens on the last `RANGE_DAYS` days — the week a café's log shows (the
+`week` profile of `simulate-logs`) — rather than the console's default of 3 hours, where the
+per-day widgets would look empty. Time series bin by day (`bin(1d)`): a point a day over the
+range; every pie groups with `by`, one slice a value.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from cafepipe.config import StackConfig
 from cafepipe.insights.queries import SECTIONS, insights_in_section
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 units wide
+RANGE_DAYS = 7
+RANGE = f"-P{RANGE_DAYS}D"  # ISO 8601, relative to now: the dashboard body's `start`
 HEADER_HEIGHT = 2
 WIDGET_HEIGHT = 6
 
@@ -131,4 +138,4 @@ def dashboard_body(config: StackConfig) -> dict[str, Any]:
             widgets.append(_log_widget(config, query, x, y))
             x += query.width
         y += WIDGET_HEIGHT
-    return {"widgets": widgets}
+    return {"start": RANGE, "widgets": widgets}

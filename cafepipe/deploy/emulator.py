@@ -1,12 +1,17 @@
 """A local AWS emulator: moto server on 127.0.0.1, in the background.
 
 `cafepipe emulator start` runs `python -m cafepipe.deploy.emulator serve`, which is moto's own
-server plus two small extensions, so the stack is the same on the emulator as on AWS (nothing is
-switched off):
+server plus three small extensions, so the stack is the same on the emulator as on AWS (nothing
+is switched off):
 
 - `add_logs_query_definitions`: moto 5.2 has no CloudWatch Logs query definitions
   (PutQueryDefinition answers HTTP 500), and the stack saves its Logs Insights queries as
   `aws_cloudwatch_query_definition` resources.
+- `evaluate_logs_insights`: moto's StartQuery applies only `fields`, `sort` and `limit`, so
+  every dashboard query would answer wrongly. The extension runs the query with
+  `cafepipe.deploy.logs_insights` over the events moto stores for the log groups and time range,
+  refuses what AWS refuses (MalformedQueryException), and GetQueryResults returns the rows,
+  the statistics (records matched and scanned, bytes scanned) and the status.
 - `evaluate_bucket_policy_conditions`: moto ignores every bucket-policy condition but
   StringEquals, and then applies the statement anyway, so the stack's TLS-only policy (deny
   when `aws:SecureTransport` is false) would deny every request. The extension evaluates
@@ -214,6 +219,122 @@ def add_logs_query_definitions() -> None:
     LogsResponse.delete_query_definition = delete_query_definition  # type: ignore[attr-defined]
 
 
+# ---------------------------------------------------------------------------------------
+# The extension: Logs Insights queries, evaluated
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class EmulatedQuery:
+    """A query StartQuery ran; moto's DescribeQueries reads the same attributes as its own."""
+
+    query_id: str
+    query_string: str
+    log_group_names: list[str]
+    create_time_ms: int
+    rows: list[list[dict[str, str]]]
+    statistics: dict[str, float]
+    status: str = "Complete"
+
+    def to_json(self, log_group_name: str) -> dict[str, Any]:
+        return {
+            "queryId": self.query_id,
+            "queryString": self.query_string,
+            "status": self.status,
+            "createTime": self.create_time_ms,
+            "logGroupName": log_group_name,
+        }
+
+    def to_result_json(self) -> dict[str, Any]:
+        return {"results": self.rows, "statistics": self.statistics, "status": self.status}
+
+
+def _group_name(identifier: str) -> str:
+    # logGroupIdentifiers takes names or ARNs (arn:aws:logs:region:account:log-group:NAME[:*]).
+    if identifier.startswith("arn:") and ":log-group:" in identifier:
+        return identifier.split(":log-group:", 1)[1].removesuffix(":*")
+    return identifier
+
+
+def evaluate_logs_insights() -> None:
+    """Make moto's StartQuery evaluate the query over the stored events (see the module doc)."""
+    from moto.logs.exceptions import (
+        InvalidParameterException,
+        LogsClientError,
+        ResourceNotFoundException,
+    )
+    from moto.logs.responses import LogsResponse
+
+    from cafepipe.deploy.logs_insights import MAX_LIMIT, Event, MalformedQuery, compile_query
+
+    class MalformedQueryException(LogsClientError):
+        def __init__(self, message: str) -> None:
+            super().__init__("MalformedQueryException", message)
+
+    def start_query(self: LogsResponse) -> str:
+        backend = self.logs_backend
+        given = [
+            [self._get_param("logGroupName")] if self._get_param("logGroupName") else [],
+            list(self._get_param("logGroupNames") or []),
+            [_group_name(i) for i in self._get_param("logGroupIdentifiers") or []],
+        ]
+        if sum(1 for names in given if names) != 1:
+            raise InvalidParameterException(
+                "give one of logGroupName, logGroupNames or logGroupIdentifiers"
+            )
+        names = next(names for names in given if names)
+        missing = [name for name in names if name not in backend.groups]
+        if missing:
+            raise ResourceNotFoundException(f"Log group {missing[0]!r} does not exist")
+        start, end = self._get_int_param("startTime"), self._get_int_param("endTime")
+        if start is None or end is None or start > end:
+            raise InvalidParameterException("startTime and endTime are needed, start <= end")
+        limit = self._get_int_param("limit")
+        if limit is not None and not 1 <= limit <= MAX_LIMIT:
+            raise InvalidParameterException(f"limit must be between 1 and {MAX_LIMIT}")
+        text = self._get_param("queryString") or ""
+        try:
+            compiled = compile_query(text)
+        except MalformedQuery as exc:
+            raise MalformedQueryException(str(exc)) from None
+        groups = [backend.groups[name] for name in names]
+        events = (
+            Event(
+                event.timestamp,
+                event.message,
+                stream.log_stream_name,
+                f"{backend.account_id}:{group.name}",
+                event.ingestion_time,
+            )
+            for group in groups
+            for stream in list(group.streams.values())
+            for event in list(stream.events)
+        )
+        # Seconds, both ends included (StartQuery's reference): the whole end second counts.
+        result = compiled.run(events, start * 1000, end * 1000 + 999, limit)
+        query_id = str(uuid.uuid4())
+        backend.queries[query_id] = EmulatedQuery(  # type: ignore[assignment]
+            query_id, text, names, int(time.time() * 1000), result.rows, result.statistics
+        )
+        return json.dumps({"queryId": query_id})
+
+    def get_query_results(self: LogsResponse) -> str:
+        query = self.logs_backend.queries.get(self._get_param("queryId"))
+        if query is None:
+            raise ResourceNotFoundException("Query does not exist")
+        return json.dumps(query.to_result_json())
+
+    def stop_query(self: LogsResponse) -> str:
+        query = self.logs_backend.queries.get(self._get_param("queryId"))
+        if query is None:
+            raise ResourceNotFoundException("Query does not exist")
+        return json.dumps({"success": False})  # it completed when it started
+
+    LogsResponse.start_query = start_query  # type: ignore[method-assign]
+    LogsResponse.get_query_results = get_query_results  # type: ignore[method-assign]
+    LogsResponse.stop_query = stop_query  # type: ignore[attr-defined]
+
+
 # The request context the emulator evaluates bucket-policy conditions against.
 EMULATOR_REQUEST_CONTEXT = {"aws:securetransport": "true"}
 
@@ -264,6 +385,7 @@ def serve(port: int) -> None:
     """Run moto server with the extensions in this process (blocks)."""
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     add_logs_query_definitions()
+    evaluate_logs_insights()
     evaluate_bucket_policy_conditions()
     from moto.server import main as moto_main
 

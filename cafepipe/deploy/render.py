@@ -29,6 +29,7 @@ from cafepipe import config as cfg
 from cafepipe.cafe import catalog
 from cafepipe.cafe.limits import EC2_USER_DATA_MAX_BYTES, LOGS_MAX_EVENT_AGE_DAYS
 from cafepipe.config import StackConfig
+from cafepipe.deploy.alerts import LAMBDA_DIR, REPORT_ZIP_FILE, alerts_context, report_bundle
 from cafepipe.deploy.dashboard import dashboard_body, saved_queries
 from cafepipe.deploy.templating import (
     TEMPLATE_SUFFIX,
@@ -38,11 +39,13 @@ from cafepipe.deploy.templating import (
     terraform_dir,
 )
 from cafepipe.errors import UsageError
+from cafepipe.logs import access_logger
 
 INSTANCE_DIR = "instance"  # inside the rendered Terraform directory
 DASHBOARD_FILE = "dashboard.json"
 USER_DATA_FILE = f"{INSTANCE_DIR}/user_data.sh"
 CDN_MODULE_DIR = "modules/cdn/"
+ALERTS_MODULE_DIR = "modules/alerts/"
 # Zone ids where CloudFront cannot reach a VPC origin (CloudFront Developer Guide, "Restrict
 # access with VPC origins"; re-check when adding regions): the server is never put there.
 ZONES_WITHOUT_VPC_ORIGINS = ["use1-az3", "usw1-az2", "apne1-az3"]
@@ -52,6 +55,19 @@ USER_DATA_LIMIT_BYTES = EC2_USER_DATA_MAX_BYTES  # gzip-compressed
 DOCUMENT_ROOT = "/var/www/html"
 SITE_DIR = f"{DOCUMENT_ROOT}/cafe"
 HTTPD_CONF_PATH = "/etc/httpd/conf.d/cafe.conf"
+# Apache's piped logger: re-encodes each access-log line as strict UTF-8 JSON (python3 is
+# part of Amazon Linux 2023; -I -S: no environment, no site packages, a fast start).
+ACCESS_LOGGER_PATH = "/usr/local/bin/cafepipe-access-logger"
+ACCESS_LOGGER_COMMAND = f"/usr/bin/python3 -I -S {ACCESS_LOGGER_PATH}"
+# How the first boot ended, for `cafepipe check` and people: one line starting with
+# BOOT_MARKER ("ok", or "failed step=<step>: <why>") on the serial console (EC2
+# GetConsoleOutput) and in BOOT_STATUS_PATH (readable over SSM).
+BOOT_MARKER = "cafepipe-user-data:"
+BOOT_STATUS_PATH = "/var/lib/cafepipe/user-data.status"
+# The first agent versions that honour their dual-stack setting (UseDualStackEndpoint,
+# use_dualstack_endpoint): older ones ignore it and, with no IPv4, reach nothing.
+SSM_AGENT_DUALSTACK_MINIMUM = "3.3.3270.0"
+CLOUDWATCH_AGENT_DUALSTACK_MINIMUM = "1.300061.0"
 
 AGENT_METRIC_NAMESPACE = "CWAgent"  # the only namespace the instance role may put metrics in
 SIMULATED_LOG_EXPIRY_DAYS = LOGS_MAX_EVENT_AGE_DAYS  # CloudWatch Logs refuses older events
@@ -157,15 +173,20 @@ def apache_config(
     site_dir: str = SITE_DIR,
     combined_log_path: str | None = None,
     behind_cloudfront: bool = False,
+    access_logger: str = ACCESS_LOGGER_COMMAND,
 ) -> str:
     """The Apache config of the site: the JSON `cloudwatch` access log, `/cafe`, the include dir.
 
     `combined_log_path=None` leaves the combined log to the stock httpd.conf (the instance).
     `behind_cloudfront` logs the visitor's address from X-Forwarded-For instead of the peer's.
+    `access_logger` is the piped logger's command line (the log file is its last argument).
     """
+    if any(char.isspace() for char in access_log_path):
+        raise TemplateRenderError(f"the access log path {access_log_path!r} has a space in it")
     return render_template(
         "instance/httpd-cafe.conf.j2",
         access_log_path=access_log_path,
+        access_logger=access_logger,
         site_dir=site_dir,
         combined_log_path=combined_log_path,
         behind_cloudfront=behind_cloudfront,
@@ -244,6 +265,7 @@ def instance_files(config: StackConfig) -> dict[str, bytes]:
     """The files put on the instance: absolute path → content."""
     files = {site_file_location(path): data for path, data in site_files(config).items()}
     files[HTTPD_CONF_PATH] = apache_config(behind_cloudfront=config.private_network).encode()
+    files[ACCESS_LOGGER_PATH] = Path(access_logger.__file__).read_bytes()
     if config.private_network:
         # No public IPv4: the SSM agent must use Systems Manager's dual-stack (IPv6) endpoints.
         files[cfg.SSM_AGENT_CONFIG_PATH] = (
@@ -257,15 +279,34 @@ def instance_files(config: StackConfig) -> dict[str, bytes]:
     return files
 
 
+def boot_functions(status_path: str = BOOT_STATUS_PATH, console_path: str = "/dev/console") -> str:
+    """The user data's shell functions: the boot's outcome line, the agents' version checks."""
+    return render_template(
+        "instance/boot-functions.sh.j2",
+        status_path=shlex.quote(status_path),
+        console_path=shlex.quote(console_path),
+    )
+
+
 def user_data(config: StackConfig, files: Mapping[str, bytes] | None = None) -> str:
-    """The instance's first-boot script: packages, files, services, the agent."""
+    """The instance's first-boot script: packages, files, services, the agent.
+
+    The SSM agent's config is written first (before dnf), so that with no IPv4 the instance
+    is reachable over SSM whatever fails later.
+    """
     files = instance_files(config) if files is None else files
-    directories = sorted({str(PurePosixPath(path).parent) for path in files})
+    early = {path: data for path, data in files.items() if path == cfg.SSM_AGENT_CONFIG_PATH}
+    later = {path: data for path, data in files.items() if path not in early}
     return render_template(
         "instance/user_data.sh.j2",
         config=config,
-        files=[_instance_file(path, data) for path, data in sorted(files.items())],
-        directories=directories,
+        boot_functions=boot_functions(),
+        early_files=[_instance_file(path, data) for path, data in sorted(early.items())],
+        early_directories=sorted({str(PurePosixPath(path).parent) for path in early}),
+        files=[_instance_file(path, data) for path, data in sorted(later.items())],
+        directories=sorted({str(PurePosixPath(path).parent) for path in later}),
+        ssm_agent_minimum=SSM_AGENT_DUALSTACK_MINIMUM,
+        cloudwatch_agent_minimum=CLOUDWATCH_AGENT_DUALSTACK_MINIMUM,
         access_log_dir=str(PurePosixPath(cfg.ACCESS_LOG_PATH).parent),
         agent_ctl=cfg.AGENT_CTL,
         agent_config_path=cfg.AGENT_CONFIG_PATH,
@@ -291,7 +332,10 @@ def terraform_context(config: StackConfig) -> dict[str, Any]:
     endpoints: dict[str, str] = {}
     if url:
         logs_key = "cloudwatchlogs" if config.provider_major < 4 else "logs"
-        services = ("cloudwatch", logs_key, "ec2", "iam", "s3", "ssm", "sts")
+        services: tuple[str, ...] = ("cloudwatch", logs_key, "ec2", "iam", "s3", "ssm", "sts")
+        if config.alerts_enabled:
+            events_key = "cloudwatchevents" if config.provider_major < 4 else "events"
+            services += (events_key, "kms", "lambda", "sns")
         endpoints = dict.fromkeys(sorted(services), url)
     return {
         "config": config,
@@ -315,6 +359,7 @@ def terraform_context(config: StackConfig) -> dict[str, Any]:
         "private_network": config.private_network,
         "cloudfront": config.cloudfront,
         "zones_without_vpc_origins": ZONES_WITHOUT_VPC_ORIGINS if config.cloudfront else [],
+        **alerts_context(config),
     }
 
 
@@ -332,7 +377,10 @@ def stack_files(config: StackConfig) -> dict[str, bytes]:
         for template in _terraform_templates()
         # A module the root does not call is not written (the CDN one needs provider ≥ 5.82).
         if config.cloudfront or not template.startswith(CDN_MODULE_DIR)
+        if config.alerts_enabled or not template.startswith(ALERTS_MODULE_DIR)
     }
+    if config.alerts_enabled and config.report_weekly is not None:
+        files[REPORT_ZIP_FILE] = report_bundle(config)
     files[DASHBOARD_FILE] = (
         json.dumps(dashboard_body(config), indent=2, ensure_ascii=False) + "\n"
     ).encode()
@@ -377,7 +425,7 @@ def _stale_files(directory: Path, keep: set[str]) -> list[PurePosixPath]:
         relative = PurePosixPath(path.relative_to(directory).as_posix())
         if _is_terraform_own(relative) or relative.as_posix() in keep:
             continue
-        if relative.suffix == ".tf" or relative.parts[0] == INSTANCE_DIR:
+        if relative.suffix == ".tf" or relative.parts[0] in (INSTANCE_DIR, LAMBDA_DIR):
             stale.append(relative)
     return stale
 
@@ -403,7 +451,7 @@ def render_stack_files(config: StackConfig, out_dir: Path | None = None) -> Rend
         (p for p in directory.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
     ):
         top = folder.relative_to(directory).parts[0]
-        if top in ("modules", INSTANCE_DIR) and not any(folder.iterdir()):
+        if top in ("modules", INSTANCE_DIR, LAMBDA_DIR) and not any(folder.iterdir()):
             folder.rmdir()
     return RenderedStack(
         directory=directory,

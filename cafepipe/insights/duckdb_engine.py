@@ -6,15 +6,24 @@ fields, Apache's \\" escapes) on both cores; if it rejects any line (another sha
 truncated quote that ran into the next line), the whole file is parsed again line by line
 (split on quotes, else one regular expression), so every line counts exactly once. JSON
 lines are validated and read with one `json_extract_string` call; a line that is not valid
-JSON because of Apache's `\\xhh` escapes is repaired (the byte becomes U+00hh) and read
-like the others. Bytes that are not UTF-8, NUL bytes and CRLF line ends are handled on a
-sanitized copy. A line without a usable address, time, request and status is counted in
-`invalid_lines`; blank lines are not lines.
+JSON because of Apache's `\\xhh` or `\\v` escapes is repaired by the piped logger's own
+rule (`cafepipe.logs.access_logger.repair_line`: UTF-8 decoded, bytes that are not UTF-8
+become U+FFFD) and read like the others. Bytes that are not UTF-8, NUL bytes and CRLF line
+ends are handled on a sanitized copy. A line without a usable address, time, request and
+status is counted in `invalid_lines`; blank lines are not lines.
+
+No line is trusted (docs/insights.md, "What counts as a valid line"): a JSON line must be
+strict JSON (as json.loads reads it, without NaN, trailing commas or a key twice) with every
+field of its type, and status, bytes, time to serve and time must be within bounds, or the line
+is invalid. A line over MAX_LINE_BYTES and a NUL run are one invalid line each; a file holding
+one is read from a clean copy made in bounded memory (`_clean_blocks`).
 """
 
 from __future__ import annotations
 
 import gzip
+import json
+import re
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -23,13 +32,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
 from cafepipe.cafe.geography import CITIES, CITY_BLOCKS, CITY_INDEX, NETWORK_CITIES
+from cafepipe.cafe.limits import LOGS_MAX_RETENTION
 from cafepipe.errors import CafepipeError, UsageError
 from cafepipe.insights.queries import AGENTS_SQL, INSIGHTS, Insight, scanner_condition_sql
+from cafepipe.logs.access_logger import repair_line
 
 LOG_FORMATS = ("auto", "json", "combined")
 _CHUNK = 16 * 1024 * 1024
@@ -42,14 +53,65 @@ _HINT = "pass a JSON or combined Apache access log, plain or .gz (--log-format f
 # Combined: host ident user [time] "request" status bytes "referer" "user-agent".
 # Only lines the quote split cannot take (escaped quotes, no referer/agent) meet this regex.
 _COMBINED_RE = r'^([^"]*)"((?:[^"\\]|\\.)*)"([^"]*)(?:"((?:[^"\\]|\\.)*)"[ ]+"((?:[^"\\]|\\.)*)")?'
+# A UTC offset a clock can show (-1200 to +1400); strptime's %z takes +2500 or +0075 too.
+_ZONE_RE = "[+-](0[0-9]|1[0-4])[0-5][0-9]"
 _ADDRESS_RE = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]*:[0-9a-fA-F:.]*$"
-# The essential fields GoAccess also insists on: a client address, a time, a request, a status.
-_VALID = f"""ts IS NOT NULL AND status BETWEEN 100 AND 599
-    AND regexp_matches(remoteip, '{_ADDRESS_RE}') AND request <> ''"""
+
+# The bounds on what a line may say (docs/insights.md, "What counts as a valid line"). A line
+# outside them is counted in `invalid_lines`, so no visitor's request can distort an answer.
+# The largest CloudWatch Logs event; Apache's own lines stay far below it (8 KB per header).
+MAX_LINE_BYTES = 1024 * 1024
+# One response of more than a tebibyte is no response a café's web server sent.
+MAX_RESPONSE_BYTES = 2**40
+# Apache's %D (µs to serve a request): more than a day is no request it served.
+MAX_PROCESS_MICROSECONDS = 86_400 * 1_000_000
+# A time more than ten years (the longest CloudWatch Logs keeps events) from the log's median
+# time is no time this log covers. The generator's windows are no longer.
+TIME_WINDOW = LOGS_MAX_RETENTION
+# Read 1 MiB at a time when a copy is cleaned: no more than MAX_LINE_BYTES is ever held.
+_CLEAN_CHUNK = 1024 * 1024
+# What a NUL run or an over-long line becomes in a cleaned copy: one line no parser takes.
+_INVALID_MARK = "\ufffd"
+
+# The essential fields GoAccess also insists on: a client address, a time, a request, a status;
+# and none of the others out of bounds (`bad_fields`).
+_VALID = f"""ts IS NOT NULL AND isfinite(ts) AND status BETWEEN 100 AND 599
+    AND regexp_matches(remoteip, '{_ADDRESS_RE}') AND request <> '' AND NOT bad_fields"""
 _JSON_FIELDS = (
     "time", "remoteIP", "request", "query", "method", "status", "userAgent", "useragent",
     "referer", "bytes", "process", "host", "city", "region", "country",
 )  # fmt: skip
+# The fields Apache writes as numbers (as strings of digits); every other field is text.
+_COUNT_FIELDS = ("status", "bytes", "process")
+_NOT_TEXT = ["NULL", "OBJECT", "ARRAY", "BOOLEAN", "BIGINT", "UBIGINT", "DOUBLE"]
+# The keys of the stack's LogFormat (templates/instance/httpd-cafe.conf.j2) and of the
+# generator: a line with these once each, all strings, needs no slower check.
+_APACHE_KEYS = (
+    "time", "process", "filename", "remoteIP", "host", "request", "query", "method", "status",
+    "bytes", "userAgent", "referer", "country", "region", "city", "lat", "lon",
+)  # fmt: skip
+# What DuckDB's JSON reader takes and json.loads does not (a trailing comma, NaN, Infinity),
+# and nesting (where a key may be twice): a line that may hold one is checked by json.loads.
+_LAX_JSON_RE = r",\s*[\]}]|[:,\[]\s*-?[NnIi][AaNn]|[:,]\s*[\[{]"
+_STRICT_FUNCTION = "cafepipe_strict_json"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ValueError("a key is there twice")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str) -> bool:
+    """Whether `text` is JSON as json.loads reads it, without NaN, Infinity or a key twice."""
+    try:
+        json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # RecursionError: [[[[… nested past Python's stack
+        return False
+    return True
 
 
 @dataclass
@@ -67,14 +129,15 @@ def detect_format(path: Path) -> str:
     opener: Any = gzip.open if _is_gzip(path) else open
     json_votes = combined_votes = 0
     with _reading_gzip(path), opener(path, "rb") as handle:
-        for raw in handle:
-            line = raw.strip()
-            if not line:
-                continue
-            if line.startswith(b"{"):
-                json_votes += 1
-            else:
-                combined_votes += 1
+        for block in _clean_blocks(handle):
+            for raw in block.splitlines():
+                line = raw.strip()
+                if not line or line == _INVALID_MARK:  # a NUL run or an over-long line: no vote
+                    continue
+                if line.startswith("{"):
+                    json_votes += 1
+                else:
+                    combined_votes += 1
             if json_votes + combined_votes >= 50:
                 break
     return "json" if json_votes > combined_votes else "combined"
@@ -134,19 +197,80 @@ def _not_an_access_log(path: Path, reason: str, fmt: str) -> UsageError:
 
 def _has_crlf(path: Path) -> bool:
     with path.open("rb") as handle:
-        return handle.readline().endswith(b"\r\n")
+        return handle.readline(MAX_LINE_BYTES + 2).endswith(b"\r\n")
 
 
-def _write_sanitized(source: Any, target: Path) -> None:
-    # Binary junk must not stop the reader: undecodable bytes become U+FFFD, and NUL or a
-    # carriage return inside a line is replaced rather than taken as a line end.
+def _has_nul(path: Path) -> bool:
+    # DuckDB keeps NUL bytes inside a line; the rule splits the line there (_clean_blocks).
+    # One reused buffer, searched at memory speed: a few MB, whatever the size of the log.
+    buffer = bytearray(16 * _CLEAN_CHUNK)
+    with path.open("rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            if buffer.find(b"\x00", 0, size) >= 0:
+                return True
+    return False
+
+
+class _Readable(Protocol):
+    """A binary file (plain or gzip) as _clean_blocks reads it."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+_NUL_RUN = re.compile(rb"\x00+")
+_MARK = _INVALID_MARK.encode()
+
+
+def _mark_long_lines(lines: list[bytes]) -> list[bytes]:
+    return [_MARK if len(line) > MAX_LINE_BYTES else line for line in lines]
+
+
+def _clean_blocks(source: _Readable) -> Iterator[str]:
+    """`source` as text in blocks of whole lines, never holding more than ~2 MiB.
+
+    Undecodable bytes become U+FFFD and CRLF line ends LF (a carriage return inside a line
+    becomes U+FFFD). A run of NUL bytes (what a crash leaves where lines were not written)
+    ends the line before it and is one invalid line of its own; a line longer than
+    MAX_LINE_BYTES is one invalid line. Both are written as `_INVALID_MARK`.
+    """
+    pending = b""  # the start of a line not ended yet, at most MAX_LINE_BYTES
+    too_long = False  # dropping the rest of an over-long line
+    in_nul_run = False  # the last chunk ended inside a NUL run (already marked)
+    while chunk := source.read(_CLEAN_CHUNK):
+        if in_nul_run:
+            chunk = chunk.lstrip(b"\x00")
+            if not chunk:
+                continue
+        in_nul_run = chunk.endswith(b"\x00")
+        if b"\x00" in chunk:
+            chunk = _NUL_RUN.sub(b"\n" + _MARK + b"\n", chunk)
+        data = pending + chunk
+        end = data.rfind(b"\n")
+        if end < 0:
+            too_long = too_long or len(data) > MAX_LINE_BYTES
+            pending = b"" if too_long else data
+            continue
+        head, pending = data[: end + 1], data[end + 1 :]
+        if too_long:  # the over-long line ends at the block's first line end
+            head = _MARK + head[head.index(b"\n") :]
+        too_long = len(pending) > MAX_LINE_BYTES
+        if too_long:
+            pending = b""
+        head = head.replace(b"\r\n", b"\n").replace(b"\r", "\ufffd".encode())
+        lines = head.split(b"\n")
+        if max(map(len, lines)) > MAX_LINE_BYTES:
+            head = b"\n".join(_mark_long_lines(lines))
+        yield head.decode("utf-8", "replace")
+    if too_long or pending:
+        last = _MARK if too_long else pending.removesuffix(b"\r").replace(b"\r", "\ufffd".encode())
+        yield last.decode("utf-8", "replace") + "\n"
+
+
+def _write_sanitized(source: _Readable, target: Path) -> None:
+    # Binary junk must not stop the reader, nor a line of any length fill the memory.
     with target.open("w", encoding="utf-8", newline="\n") as out:
-        for raw in source:
-            line = raw.rstrip(b"\n")
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            text = line.decode("utf-8", "replace").replace("\x00", "\ufffd")
-            out.write(text.replace("\r", "\ufffd") + "\n")
+        for block in _clean_blocks(source):
+            out.write(block)
 
 
 @contextmanager
@@ -168,12 +292,38 @@ def sanitized_copy(path: Path) -> Iterator[Path]:
 
 def _lines_sql(path: Path) -> str:
     quoted = str(path).replace("'", "''")
-    # One VARCHAR per line: no delimiter, no quoting (NUL never occurs in a clean copy).
+    # One VARCHAR per line: no delimiter, no quoting (a file with NUL bytes is read from a
+    # clean copy). A line over MAX_LINE_BYTES is invalid: up to 3 × MAX_LINE_BYTES (what a
+    # clean copy's U+FFFD can make of one) it is read and marked here; a longer one stops the
+    # reader, and the clean copy marks it without holding it.
     return (
-        f"SELECT line FROM read_csv('{quoted}', columns={{'line': 'VARCHAR'}}, delim='\\0', "
-        "quote='', escape='', header=false, auto_detect=false, max_line_size=10000000, "
-        "new_line='\\n') WHERE line IS NOT NULL AND trim(line) <> ''"
+        f"SELECT CASE WHEN strlen(line) > {MAX_LINE_BYTES} THEN '{_INVALID_MARK}' ELSE line END "
+        f"AS line FROM read_csv('{quoted}', columns={{'line': 'VARCHAR'}}, delim='\\0', "
+        "quote='', escape='', header=false, auto_detect=false, "
+        f"max_line_size={3 * MAX_LINE_BYTES + 1}, new_line='\\n') "
+        # Blank lines (spaces and tabs only) are no lines. trim() with a character set is slow:
+        # only a line that starts with a blank is trimmed.
+        "WHERE line IS NOT NULL AND CASE WHEN ascii(line) NOT IN (0, 9, 11, 12, 32) THEN true "
+        "ELSE trim(line, ' ' || chr(9) || chr(11) || chr(12)) <> '' END"
     )
+
+
+def _status_sql(text: str) -> str:
+    # Three digits from 100 to 599: try_cast alone would also take '2e2', ' 200' or '200.4'.
+    return (
+        f"CASE WHEN regexp_full_match({text}, '[1-5][0-9][0-9]') "
+        f"THEN try_cast({text} AS INTEGER) END"
+    )
+
+
+def _count_sql(text: str, limit: int) -> str:
+    # A count as Apache writes it: digits, or '-' (or nothing) for none, which is NULL. Anything
+    # else — a sign, a fraction, an exponent, more than `limit` — is -1: the line is invalid.
+    digits = len(str(limit))
+    return f"""CASE WHEN {text} IS NULL OR {text} IN ('-', '') THEN NULL
+        WHEN regexp_full_match({text}, '[0-9]{{1,{digits}}}')
+             AND try_cast({text} AS BIGINT) <= {limit} THEN try_cast({text} AS BIGINT)
+        ELSE -1 END"""
 
 
 _COMBINED_COLUMNS = (
@@ -194,19 +344,20 @@ WITH fields AS (
            referer, useragent, split_part(req, ' ', 2) AS target
     FROM read_csv('{quoted}', columns={_COMBINED_COLUMNS}, delim=' ', quote='"', escape='\\',
                   header=false, auto_detect=false, ignore_errors=true, store_rejects=true,
-                  new_line='\\n', max_line_size=10000000)
+                  new_line='\\n', max_line_size={MAX_LINE_BYTES + 1})
 ),
 located AS (SELECT *, strpos(target, '?') AS qpos FROM fields)
 SELECT {_utc_sql("time", "zone")} AS ts, remoteip,
        split_part(req, ' ', 1) AS method,
        CASE WHEN qpos = 0 THEN target ELSE left(target, qpos - 1) END AS request,
        CASE WHEN qpos = 0 THEN '' ELSE substr(target, qpos) END AS query,
-       try_cast(sb_status AS INTEGER) AS status,
-       coalesce(try_cast(sb_bytes AS BIGINT), 0) AS bytes,
+       {_status_sql("sb_status")} AS status,
+       coalesce(size, 0) AS bytes,
        coalesce(referer, '') AS referer, coalesce(useragent, '') AS useragent,
        NULL::BIGINT AS process, NULL::VARCHAR AS host,
-       NULL::VARCHAR AS city, NULL::VARCHAR AS region, NULL::VARCHAR AS country
-FROM located
+       NULL::VARCHAR AS city, NULL::VARCHAR AS region, NULL::VARCHAR AS country,
+       coalesce(size, 0) = -1 AS bad_fields
+FROM (SELECT *, {_count_sql("sb_bytes", MAX_RESPONSE_BYTES)} AS size FROM located)
 """
 
 
@@ -219,7 +370,7 @@ def _utc_sql(time: str, zone: str) -> str:
     )
     return f"""(try_strptime({time}, '[%d/%b/%Y:%H:%M:%S')
         - CASE WHEN {zone} = '+0000]' THEN INTERVAL 0 MINUTE
-               WHEN regexp_full_match({zone}, '[+-][0-9]{{4}}\\]') THEN {offset} END)"""
+               WHEN regexp_full_match({zone}, '{_ZONE_RE}\\]') THEN {offset} END)"""
 
 
 def _combined_sql(lines_sql: str) -> str:
@@ -237,9 +388,10 @@ parts AS (
 ),
 fields AS (
     SELECT split_part(f.head, ' ', 1) AS remoteip,
-           try_strptime(
-               split_part(split_part(f.head, '[', 2), ']', 1), '%d/%b/%Y:%H:%M:%S %z'
-           )::TIMESTAMP AS ts,
+           CASE WHEN regexp_matches(f.head, ' {_ZONE_RE}\\]')
+                THEN try_strptime(
+                    split_part(split_part(f.head, '[', 2), ']', 1), '%d/%b/%Y:%H:%M:%S %z'
+                )::TIMESTAMP END AS ts,
            CASE WHEN plain THEN f.req ELSE replace(f.req, '\\"', '"') END AS req,
            trim(f.sb) AS sb,
            CASE WHEN plain THEN f.ref ELSE replace(f.ref, '\\"', '"') END AS referer,
@@ -254,17 +406,53 @@ SELECT ts, remoteip,
        split_part(target, '?', 1) AS request,
        CASE WHEN strpos(target, '?') > 0 THEN substr(target, strpos(target, '?')) ELSE '' END
            AS query,
-       try_cast(split_part(sb, ' ', 1) AS INTEGER) AS status,
-       coalesce(try_cast(split_part(sb, ' ', 2) AS BIGINT), 0) AS bytes,
+       {_status_sql("split_part(sb, ' ', 1)")} AS status,
+       coalesce(size, 0) AS bytes,
        coalesce(referer, '') AS referer, coalesce(useragent, '') AS useragent,
        NULL::BIGINT AS process, NULL::VARCHAR AS host,
-       NULL::VARCHAR AS city, NULL::VARCHAR AS region, NULL::VARCHAR AS country
-FROM request_parts
+       NULL::VARCHAR AS city, NULL::VARCHAR AS region, NULL::VARCHAR AS country,
+       coalesce(size, 0) = -1 AS bad_fields
+FROM (SELECT *, {_count_sql("split_part(sb, ' ', 2)", MAX_RESPONSE_BYTES)} AS size
+      FROM request_parts)
 """
 
 
+_REPAIR_FUNCTION = "cafepipe_repair_apache_json"
+
+
+def _register_repair(con: duckdb.DuckDBPyConnection) -> None:
+    """The Apache-escape repair as a SQL function (once per connection; only invalid lines)."""
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [_REPAIR_FUNCTION]
+    ).fetchall()
+    if not known[0][0]:
+        con.create_function(_REPAIR_FUNCTION, repair_line, ["VARCHAR"], "VARCHAR")
+
+
+def _register_strict_json(con: duckdb.DuckDBPyConnection) -> None:
+    """`strict_json` as a SQL function (once per connection; only lines that may need it)."""
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [_STRICT_FUNCTION]
+    ).fetchall()
+    if not known[0][0]:
+        con.create_function(_STRICT_FUNCTION, strict_json, ["VARCHAR"], "BOOLEAN")
+
+
 def _json_sql(lines_sql: str) -> str:
-    paths = ", ".join(f"'$.{name}'" for name in _JSON_FIELDS)
+    # v: the fields read, then the LogFormat's other keys (only to measure the line).
+    extracted = [*_JSON_FIELDS, *(name for name in _APACHE_KEYS if name not in _JSON_FIELDS)]
+    paths = ", ".join(f"'$.{name}'" for name in extracted)
+    # t: the types of the line, of each key of the stack's LogFormat, and of `useragent`.
+    typed = [*_APACHE_KEYS, *(name for name in _JSON_FIELDS if name not in _APACHE_KEYS)]
+    typed_paths = ", ".join(f"'$.{name}'" for name in typed)
+    # A compact line of the LogFormat's keys, all strings without escapes, is this long.
+    apache_length = 2 + len(_APACHE_KEYS) - 1 + sum(len(name) + 5 for name in _APACHE_KEYS)
+    values_length = " + ".join(f"strlen(v[{extracted.index(name) + 1}])" for name in _APACHE_KEYS)
+    at = {name: i + 2 for i, name in enumerate(typed)}
+    apache_shape = ", ".join(["'OBJECT'", *["'VARCHAR'"] * len(_APACHE_KEYS)])
+    apache_shape += ", NULL" * (len(typed) - len(_APACHE_KEYS))
+    text_types = ", ".join(f"t[{at[name]}]" for name in _JSON_FIELDS if name not in _COUNT_FIELDS)
+    count_types = ", ".join(f"t[{at[name]}]" for name in _COUNT_FIELDS)
     index = {name: i + 1 for i, name in enumerate(_JSON_FIELDS)}
 
     def field(name: str) -> str:
@@ -272,30 +460,56 @@ def _json_sql(lines_sql: str) -> str:
 
     return f"""
 WITH raw AS (
-    SELECT CASE WHEN json_valid(line) THEN line
-                WHEN strpos(line, '\\x') > 0
-                THEN regexp_replace(line, '\\\\x([0-9A-Fa-f]{{2}})', '\\\\u00\\1', 'g')
+    SELECT line, CASE WHEN json_valid(line) THEN line
+                WHEN strpos(line, '\\') > 0 THEN {_REPAIR_FUNCTION}(line)
            END AS doc
     FROM ({lines_sql})
 ),
+valid_docs AS (
+    SELECT doc, json_type(doc, ['$', {typed_paths}]) AS t
+    -- The line itself was found valid; only a repaired line is checked again.
+    FROM (SELECT CASE WHEN doc = line THEN doc WHEN json_valid(doc) THEN doc END AS doc FROM raw)
+),
+extracted AS (
+    SELECT doc, t, CASE WHEN t[1] = 'OBJECT' THEN json_extract_string(doc, [{paths}]) END AS v
+    FROM valid_docs
+),
 docs AS (
-    SELECT CASE WHEN doc IS NOT NULL AND json_valid(doc) AND json_type(doc) = 'OBJECT'
-                THEN json_extract_string(doc, [{paths}]) END AS v
-    FROM raw
+    -- One JSON object, read as json.loads reads it, every text field a string, no field null.
+    -- The stack's lines are checked by their length: with the LogFormat's keys all strings
+    -- and no escape, only a compact line of those keys once each (no trailing comma, no NaN,
+    -- no nesting, no key twice) is exactly that long. Any other line is checked in full.
+    SELECT CASE WHEN t IS NOT DISTINCT FROM [{apache_shape}] AND strpos(doc, '\\') = 0
+                     AND strlen(doc) = {apache_length} + {values_length}
+                THEN v
+                WHEN t[1] = 'OBJECT'
+                     AND NOT list_has_any([{text_types}], [{_sql_strings(_NOT_TEXT)}])
+                     AND NOT list_contains([{count_types}], 'NULL')
+                     AND len(list_distinct(json_keys(doc))) = len(json_keys(doc))
+                     AND CASE WHEN regexp_matches(doc, '{_LAX_JSON_RE}')
+                              THEN {_STRICT_FUNCTION}(doc) ELSE true END
+                THEN v END AS v
+    FROM extracted
+),
+values AS (
+    SELECT *, {_count_sql(field("bytes"), MAX_RESPONSE_BYTES)} AS size,
+           {_count_sql(field("process"), MAX_PROCESS_MICROSECONDS)} AS took
+    FROM docs
 )
 SELECT try_cast({field("time")} AS TIMESTAMPTZ)::TIMESTAMP AS ts,
        {field("remoteIP")} AS remoteip,
        coalesce({field("method")}, '') AS method,
        {field("request")} AS request,
        coalesce({field("query")}, '') AS query,
-       try_cast({field("status")} AS INTEGER) AS status,
-       coalesce(try_cast({field("bytes")} AS BIGINT), 0) AS bytes,
+       {_status_sql(field("status"))} AS status,
+       coalesce(size, 0) AS bytes,
        coalesce({field("referer")}, '') AS referer,
        coalesce({field("userAgent")}, {field("useragent")}, '') AS useragent,
-       try_cast({field("process")} AS BIGINT) AS process,
+       took AS process,
        {field("host")} AS host,
-       {field("city")} AS city, {field("region")} AS region, {field("country")} AS country
-FROM docs
+       {field("city")} AS city, {field("region")} AS region, {field("country")} AS country,
+       coalesce(size, 0) = -1 OR coalesce(took, 0) = -1 AS bad_fields
+FROM values
 """
 
 
@@ -365,6 +579,8 @@ LEFT JOIN ip_places AS g
 
 def _parse_into(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> None:
     if fmt == "json":
+        _register_repair(con)
+        _register_strict_json(con)
         con.execute(f"CREATE OR REPLACE TABLE parsed AS {_with_flags(_json_sql(_lines_sql(path)))}")
         return
     _create_ip_places(con)
@@ -391,6 +607,16 @@ def _parse_into(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> None:
     )
 
 
+def _invalidate_far_off_times(con: duckdb.DuckDBPyConnection) -> None:
+    # More than TIME_WINDOW from the median time of the readable lines: no time of this log.
+    # The median, as one line far off cannot move it; in µs as HUGEINT, as no bound overflows.
+    span = int(TIME_WINDOW.total_seconds()) * 1_000_000
+    con.execute(f"""
+UPDATE parsed SET valid = false
+FROM (SELECT epoch_us(quantile_disc(ts, 0.5))::HUGEINT AS middle FROM parsed WHERE valid) AS m
+WHERE valid AND NOT epoch_us(ts)::HUGEINT BETWEEN m.middle - {span} AND m.middle + {span}""")
+
+
 def load_log(
     path: Path,
     log_format: str = "auto",
@@ -414,10 +640,11 @@ def load_log(
     fmt = detect_format(path) if log_format == "auto" else log_format
     try:
         try:
-            if _is_gzip(path) or _has_crlf(path):
+            if _is_gzip(path) or _has_crlf(path) or _has_nul(path):
                 raise _NeedsCleanCopy
             _parse_into(con, path, fmt)
-        except (_NeedsCleanCopy, duckdb.InvalidInputException):
+        # NotImplementedException: a line longer than the reader's buffer (~100 MB).
+        except (_NeedsCleanCopy, duckdb.InvalidInputException, duckdb.NotImplementedException):
             with sanitized_copy(path) as clean:
                 _parse_into(con, clean, fmt)
     except _NeedsCleanCopy:  # even the cleaned copy has bytes the reader refuses
@@ -429,6 +656,7 @@ def load_log(
             f"DuckDB failed reading {path}: {_first_line(str(exc))}",
             "re-run with --debug for the traceback, and report it",
         ) from None
+    _invalidate_far_off_times(con)
     window = "" if since is None else f"AND ts >= TIMESTAMP '{since.isoformat(sep=' ')}'"
     # A view, not a copy: the parsed table is only read by the catalog's queries.
     con.execute(

@@ -79,32 +79,115 @@ def scanner_condition_sql(request: str = "request") -> str:
     return f"{request} IN ({_sql_list(traffic.SCANNER_PATHS)})"
 
 
-LI_BOT_FILTER = f"userAgent like /(?i){BOT_REGEX.replace('/', chr(92) + '/')}/"
+def _li_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _li_regex(pattern: str) -> str:
+    """A regular expression as a Logs Insights /literal/ (slashes escaped)."""
+    return pattern.replace("/", "\\/")
+
+
+# Logs Insights lower-cases with tolower(), as the SQL does with lower(), so both engines match
+# the same tokens the same way: `LI_AGENT` first, then the filters test the field it makes.
+LI_AGENT = "fields tolower(userAgent) as agent"
+LI_BOT_FILTER = f"agent like /{_li_regex(BOT_REGEX)}/"
 LI_NOT_BOT_FILTER = LI_BOT_FILTER.replace(" like ", " not like ", 1)
 LI_SCANNER_FILTER = f"request in {_li_list(traffic.SCANNER_PATHS)}"
+
+
+def li_place_filter(field: str) -> str:
+    """Logs Insights: the event names a place (the SQL's `IS NOT NULL AND NOT IN ('', '-')`)."""
+    return f'ispresent({field}) and {field} not in ["", "-"]'
+
+
+def li_is(field: str, value: str) -> str:
+    """Logs Insights: 1 when `field` is exactly `value`, else 0.
+
+    There is no CASE and no boolean-to-number conversion; strcontains gives 1 or 0, and a field
+    that contains the value and is contained by it is the value.
+    """
+    text = _li_string(value)
+    return f"strcontains({field}, {text}) * strcontains({text}, {field})"
+
 
 MENU = _sql_string(catalog.MENU_PATH)
 ORDER = _sql_string(catalog.ORDER_PATH)
 HOME = _sql_string(catalog.HOME_PATH)
 ITEM = _sql_string(catalog.ITEM_PATH)
 MENU_IDS = _sql_list([item.id for item in catalog.MENU])
+# An order is a request for the order page that the site did not refuse: it answers 400 to an
+# order it does not take (catalog.parse_basket's rule) and 405 to a GET; neither is an order.
+PLACED = f"(request = {ORDER} AND status NOT BETWEEN 400 AND 499)"
+# The same in Logs Insights, where the status is the text Apache wrote ("404"): as a condition,
+# and as a number (1 for an order, else 0) to sum.
+LI_PLACED = f'(request = "{catalog.ORDER_PATH}" and status not like /^4[0-9][0-9]$/)'
+LI_PLACED_COUNT = (
+    f'{li_is("request", catalog.ORDER_PATH)} * (1 - strcontains(substr(status, 0, 1), "4"))'
+)
 
-# Device and browser families from the user agent, most specific first.
-DEVICE_SQL = """CASE
-    WHEN is_bot THEN 'Bot or crawler'
-    WHEN regexp_matches(agent, 'ipad|tablet') THEN 'Tablet'
-    WHEN regexp_matches(agent, 'mobile|iphone|android') THEN 'Phone'
-    WHEN regexp_matches(agent, 'windows|macintosh|linux|cros') THEN 'Computer'
-    ELSE 'Other' END"""
-BROWSER_SQL = """CASE
-    WHEN is_bot THEN 'Bot or crawler'
-    WHEN regexp_matches(agent, 'edg/') THEN 'Edge'
-    WHEN regexp_matches(agent, 'opr/|opera') THEN 'Opera'
-    WHEN regexp_matches(agent, 'firefox/|fxios/') THEN 'Firefox'
-    WHEN regexp_matches(agent, 'chrome/|crios/') THEN 'Chrome'
-    WHEN regexp_matches(agent, 'safari/') THEN 'Safari'
-    WHEN regexp_matches(agent, 'curl/|wget/|python|go-http|java/') THEN 'Script'
-    ELSE 'Other' END"""
+# Device and browser families from the user agent, most specific first: (family, lower-case
+# tokens), after the robots. An iPad's user agent also says "Mobile", so Tablet comes before
+# Phone; Edge's and Opera's also say "Chrome/" and "Safari/", so they come before Chrome and
+# Safari. Both engines classify from these tuples: the SQL with a CASE, Logs Insights with
+# `li_family` — and `tests/test_logs_insights.py` checks them on the generator's user agents.
+BOT_FAMILY = "Bot or crawler"
+OTHER_FAMILY = "Other"
+DEVICE_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Tablet", ("ipad", "tablet")),
+    ("Phone", ("mobile", "iphone", "android")),
+    ("Computer", ("windows", "macintosh", "linux", "cros")),
+)
+BROWSER_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Edge", ("edg/", "edga/", "edgios/")),
+    ("Opera", ("opr/", "opera")),
+    ("Firefox", ("firefox/", "fxios/")),
+    ("Chrome", ("chrome/", "crios/")),
+    ("Safari", ("safari/",)),
+    ("Script", ("curl/", "wget/", "python", "go-http", "java/")),
+)
+
+
+def _tokens_regex(tokens: tuple[str, ...]) -> str:
+    return "|".join(re.escape(token) for token in tokens)
+
+
+def _family_sql(families: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    whens = "".join(
+        f"\n    WHEN regexp_matches(agent, {_sql_string(_tokens_regex(tokens))}) "
+        f"THEN {_sql_string(name)}"
+        for name, tokens in families
+    )
+    return (
+        f"CASE\n    WHEN is_bot THEN {_sql_string(BOT_FAMILY)}{whens}\n"
+        f"    ELSE {_sql_string(OTHER_FAMILY)} END"
+    )
+
+
+DEVICE_SQL = _family_sql(DEVICE_FAMILIES)
+BROWSER_SQL = _family_sql(BROWSER_FAMILIES)
+
+
+def li_family(name: str, families: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """Logs Insights commands that set field `name` to the user agent's family.
+
+    Logs Insights has no CASE. So the lower-cased user agent is put after a fixed list of the
+    family names, `|Bot or crawler|Tablet|…|Other|>agent`; each family's `parse` captures its own
+    name from that list only when one of its tokens follows the `>`, and `coalesce` keeps the
+    first family that matched, in the order of `families` — the SQL CASE's order.
+    """
+    labels = [BOT_FAMILY, *(family for family, _ in families), OTHER_FAMILY]
+    token_sets = [traffic.BOT_UA_TOKENS, *(tokens for _, tokens in families)]
+    probe = f"{name}Probe"
+    groups = [f"{name}{index}" for index in range(1, len(labels) + 1)]
+    commands = [f'fields concat("|{"|".join(labels)}|>", tolower(userAgent)) as {probe}']
+    for group, label, tokens in zip(groups, labels, token_sets, strict=False):
+        pattern = _li_regex(_tokens_regex(tuple(t.lower() for t in tokens)))
+        commands.append(f"parse {probe} /\\|(?<{group}>{label})\\|[^>]*>.*(?:{pattern})/")
+    commands.append(f"parse {probe} /\\|(?<{groups[-1]}>{OTHER_FAMILY})\\|>/")
+    commands.append(f"fields coalesce({', '.join(groups)}) as {name}")
+    return " | ".join(commands)
+
 
 # The `agents` table: every distinct user agent of `logs`, classified once.
 AGENTS_SQL = f"""SELECT useragent, is_bot, {DEVICE_SQL} AS device, {BROWSER_SQL} AS browser,
@@ -119,7 +202,7 @@ def _geo_sql(column: str) -> str:
     # name); a place with traffic but no menu view still counts (the generator's definition).
     return f"""SELECT {column} AS name,
        count(*) FILTER (WHERE request = {MENU}) AS menu_views,
-       count(*) FILTER (WHERE request = {ORDER}) AS orders
+       count(*) FILTER (WHERE {PLACED}) AS orders
 FROM logs
 WHERE {column} IS NOT NULL AND {column} NOT IN ('', '-')
 GROUP BY {column}
@@ -128,8 +211,12 @@ LIMIT {TOP}"""
 
 
 def _geo_li(field: str) -> str:
+    # Every request that names a place, as the SQL counts them: menu views and orders summed.
     return (
-        f'filter request = "{catalog.MENU_PATH}" | stats count(*) as menu_views by {field} '
+        f"filter {li_place_filter(field)} "
+        f"| fields {li_is('request', catalog.MENU_PATH)} as menu_view, "
+        f"{LI_PLACED_COUNT} as order_placed "
+        f"| stats sum(menu_view) as menu_views, sum(order_placed) as orders by {field} "
         f"| sort menu_views desc | limit {TOP}"
     )
 
@@ -227,8 +314,9 @@ INSIGHTS: tuple[Insight, ...] = (
         description="2xx served, 3xx redirected or cached, 4xx not found/refused, 5xx failed.",
         sql="SELECT CAST(status // 100 AS VARCHAR) || 'xx' AS class, count(*) AS requests "
         "FROM logs WHERE status BETWEEN 200 AND 599 GROUP BY 1 ORDER BY 1",
-        logs_insights="filter status >= 200 and status < 600 "
-        '| fields concat(floor(status / 100), "xx") as class '
+        # Apache writes the status as text ("404"): matched and cut as text, not converted.
+        logs_insights="filter status like /^[2-5][0-9][0-9]$/ "
+        '| fields concat(substr(status, 0, 1), "xx") as class '
         "| stats count(*) as requests by class | sort class asc",
     ),
     # ---- Customers ----------------------------------------------------------------------
@@ -255,8 +343,8 @@ INSIGHTS: tuple[Insight, ...] = (
         description="Orders placed, the distinct addresses that ordered, and the conversion "
         "rate (purchasers / menu visitors).",
         sql=f"SELECT count(*) AS order_requests, count(DISTINCT remoteip) AS purchasers "
-        f"FROM logs WHERE request = {ORDER}",
-        logs_insights=f'filter request = "{catalog.ORDER_PATH}" '
+        f"FROM logs WHERE {PLACED}",
+        logs_insights=f"filter {LI_PLACED} "
         "| stats count(*) as order_requests, count_distinct(remoteIP) as purchasers",
     ),
     Insight(
@@ -269,13 +357,14 @@ INSIGHTS: tuple[Insight, ...] = (
         sql=f"""SELECT strftime(day, '%Y-%m-%d') AS day, menu_views, orders
 FROM (SELECT CAST(ts AS DATE) AS day,
              count(*) FILTER (WHERE request = {MENU}) AS menu_views,
-             count(*) FILTER (WHERE request = {ORDER}) AS orders
+             count(*) FILTER (WHERE {PLACED}) AS orders
       FROM logs WHERE request IN ({MENU}, {ORDER})
       GROUP BY 1)
 ORDER BY 1""",
         logs_insights=f'filter request in ["{catalog.MENU_PATH}", "{catalog.ORDER_PATH}"] '
-        f'| stats sum(strcontains(request, "{catalog.MENU_PATH}")) as menu_views, '
-        f'sum(strcontains(request, "{catalog.ORDER_PATH}")) as orders by bin(1d)',
+        f'| fields strcontains(request, "{catalog.MENU_PATH}") as menu_view, '
+        f"{LI_PLACED_COUNT} as order_placed "
+        "| stats sum(menu_view) as menu_views, sum(order_placed) as orders by bin(1d)",
     ),
     Insight(
         id="referrers",
@@ -301,8 +390,11 @@ WHERE referrer <> '' AND referrer <> site AND page NOT LIKE '/cafe%'
 GROUP BY referrer
 ORDER BY requests DESC, referrer ASC
 LIMIT {TOP}""",
-        logs_insights="filter referer like /:\\/\\// "
-        "| parse referer /:\\/\\/(?<referrer>[^\\/:?#]+)/ "
+        logs_insights=f"{LI_AGENT} | filter referer like /^[a-zA-Z]+:\\/\\/[^\\/:?#]+/ "
+        f"and {LI_NOT_BOT_FILTER} "
+        "and referer not like /^[a-zA-Z]+:\\/\\/[^\\/]*\\/cafe/ "
+        "| parse referer /^[a-zA-Z]+:\\/\\/(?<site>[^\\/:?#]+)/ "
+        "| fields tolower(site) as referrer | filter referrer != tolower(host) "
         f"| stats count(*) as requests by referrer | sort requests desc | limit {TOP}",
     ),
     Insight(
@@ -336,9 +428,8 @@ LIMIT {TOP}""",
         columns=("device", "requests"),
         description="What visitors browse with, from the user agent.",
         sql=_count_by_agent_sql("device"),
-        logs_insights=f"filter {LI_NOT_BOT_FILTER} "
-        '| stats sum(strcontains(userAgent, "iPad")) as Tablet, '
-        'sum(strcontains(userAgent, "Mobile")) as Phone, count(*) as All',
+        logs_insights=f"{li_family('device', DEVICE_FAMILIES)} "
+        f"| stats count(*) as requests by device | sort requests desc | limit {TOP}",
     ),
     Insight(
         id="browsers",
@@ -348,8 +439,7 @@ LIMIT {TOP}""",
         columns=("browser", "requests"),
         description="Browser families, from the user agent.",
         sql=_count_by_agent_sql("browser"),
-        logs_insights=f"filter {LI_NOT_BOT_FILTER} "
-        "| parse userAgent /(?<browser>Edg|OPR|Firefox|Chrome|Safari)\\// "
+        logs_insights=f"{li_family('browser', BROWSER_FAMILIES)} "
         f"| stats count(*) as requests by browser | sort requests desc | limit {TOP}",
     ),
     # ---- Menu and orders ------------------------------------------------------------------
@@ -368,6 +458,7 @@ ORDER BY views DESC, item ASC
 LIMIT {TOP}""",
         logs_insights=f'filter request = "{catalog.ITEM_PATH}" '
         "| parse query /[?&]id=(?<item>[^&]*)/ "
+        f"| filter item in {_li_list([item.id for item in catalog.MENU])} "
         f"| stats count(*) as views by item | sort views desc | limit {TOP}",
     ),
     Insight(
@@ -377,20 +468,33 @@ LIMIT {TOP}""",
         view="bar",
         columns=("item", "quantity", "orders"),
         description="Items in orders (processOrder.php?items=id:qty,…): units and orders.",
-        sql=f"""WITH lines AS (
-    SELECT split_part(entry, ':', 1) AS item, split_part(entry, ':', 2) AS qty
-    FROM (SELECT unnest(string_split(
-                     regexp_extract(query, '^\\??(?:[^&]*&)*?items=([^&]*)', 1), ',')) AS entry
-          FROM logs WHERE request = {ORDER})
+        # A basket counts when the site would take it (catalog.parse_basket: known items, each
+        # once, 1 to MAX_QUANTITY of each): the one items= parameter of an order placed.
+        sql=f"""WITH params AS (
+    SELECT list_filter(string_split(CASE WHEN query[1] = '?' THEN query[2:] ELSE query END, '&'),
+                       lambda p: starts_with(p, 'items=')) AS found
+    FROM logs WHERE {PLACED} AND contains(query, 'items=')
+),
+baskets AS (
+    SELECT string_split(found[1][7:], ',') AS entries FROM params
+    WHERE len(found) = 1 AND regexp_full_match(found[1][7:], {_sql_string(catalog.BASKET_PATTERN)})
+),
+lines AS (
+    SELECT list_transform(entries, lambda e: split_part(e, ':', 1)) AS items,
+           list_transform(entries, lambda e: try_cast(split_part(e, ':', 2) AS INTEGER)) AS qtys
+    FROM baskets
 )
-SELECT item, sum(CAST(qty AS BIGINT)) AS quantity, count(*) AS orders
-FROM lines
-WHERE item IN ({MENU_IDS}) AND regexp_full_match(qty, '[0-9]+')
+SELECT item, sum(qty) AS quantity, count(*) AS orders
+FROM (SELECT unnest(items) AS item, unnest(qtys) AS qty FROM lines
+      WHERE len(list_distinct(items)) = len(items) AND list_max(qtys) <= {catalog.MAX_QUANTITY})
 GROUP BY item
 ORDER BY quantity DESC, item ASC
 LIMIT {TOP}""",
-        logs_insights=f'filter request = "{catalog.ORDER_PATH}" '
-        "| parse query /items=(?<basket>[^&]*)/ "
+        # Orders with one items= parameter; baskets are checked (catalog.parse_basket) and split
+        # into items by the engine: Logs Insights cannot split a field into rows.
+        logs_insights=f"filter {LI_PLACED} "
+        "and query not like /(?:^\\??|&)items=.*&items=/ "
+        "| parse query /(?:^\\??|&)items=(?<basket>[^&]*)/ | filter ispresent(basket) "
         "| stats count(*) as orders by basket | sort orders desc | limit 1000",
     ),
     # ---- Where customers are --------------------------------------------------------------
@@ -414,18 +518,22 @@ LIMIT {TOP}""",
         "orders they placed, by city: the expansion question.",
         sql=f"""SELECT city,
        count(DISTINCT remoteip) FILTER (WHERE request = {MENU}) AS menu_visitors,
-       count(DISTINCT remoteip) FILTER (WHERE request = {ORDER}) AS buyers,
-       count(*) FILTER (WHERE request = {ORDER}) AS orders
+       count(DISTINCT remoteip) FILTER (WHERE {PLACED}) AS buyers,
+       count(*) FILTER (WHERE {PLACED}) AS orders
 FROM logs JOIN agents ON agents.useragent = logs.useragent
 WHERE NOT agents.is_bot
   AND city IS NOT NULL AND city NOT IN ('', '-') AND request IN ({MENU}, {ORDER})
 GROUP BY city
 ORDER BY menu_visitors DESC, buyers DESC, city ASC
 LIMIT {TOP}""",
-        logs_insights=f"filter request in {_li_list([catalog.MENU_PATH, catalog.ORDER_PATH])} "
-        f"and {LI_NOT_BOT_FILTER} "
-        "| stats count_distinct(remoteIP) as people, count(*) as requests by city, request "
-        "| sort people desc | limit 200",
+        # Per city, page and whether it is an order placed (a city with refused orders only
+        # still has its row, as in the SQL).
+        logs_insights=f"{LI_AGENT} "
+        f"| filter request in {_li_list([catalog.MENU_PATH, catalog.ORDER_PATH])} "
+        f"and {LI_NOT_BOT_FILTER} and {li_place_filter('city')} "
+        f"| fields {LI_PLACED_COUNT} as placed "
+        "| stats count_distinct(remoteIP) as people, count(*) as requests "
+        "by city, request, placed | sort people desc | limit 200",
     ),
     Insight(
         id="orders_by_city",
@@ -435,9 +543,9 @@ LIMIT {TOP}""",
         columns=("city", "orders"),
         description="Orders by city.",
         sql=f"""SELECT city, count(*) AS orders FROM logs
-WHERE request = {ORDER} AND city IS NOT NULL AND city NOT IN ('', '-')
+WHERE {PLACED} AND city IS NOT NULL AND city NOT IN ('', '-')
 GROUP BY city ORDER BY orders DESC, city ASC LIMIT {TOP}""",
-        logs_insights=f'filter request = "{catalog.ORDER_PATH}" '
+        logs_insights=f"filter {LI_PLACED} and {li_place_filter('city')} "
         f"| stats count(*) as orders by city | sort orders desc | limit {TOP}",
     ),
     Insight(
@@ -450,7 +558,7 @@ GROUP BY city ORDER BY orders DESC, city ASC LIMIT {TOP}""",
         sql=f"""SELECT region, count(*) AS visits FROM logs
 WHERE request = {HOME} AND region IS NOT NULL AND region NOT IN ('', '-')
 GROUP BY region ORDER BY visits DESC, region ASC LIMIT {TOP}""",
-        logs_insights=f'filter request = "{catalog.HOME_PATH}" '
+        logs_insights=f'filter request = "{catalog.HOME_PATH}" and {li_place_filter("region")} '
         f"| stats count(*) as visits by region | sort visits desc | limit {TOP}",
     ),
     Insight(
@@ -461,9 +569,9 @@ GROUP BY region ORDER BY visits DESC, region ASC LIMIT {TOP}""",
         columns=("region", "orders"),
         description="Orders by region.",
         sql=f"""SELECT region, count(*) AS orders FROM logs
-WHERE request = {ORDER} AND region IS NOT NULL AND region NOT IN ('', '-')
+WHERE {PLACED} AND region IS NOT NULL AND region NOT IN ('', '-')
 GROUP BY region ORDER BY orders DESC, region ASC LIMIT {TOP}""",
-        logs_insights=f'filter request = "{catalog.ORDER_PATH}" '
+        logs_insights=f"filter {LI_PLACED} and {li_place_filter('region')} "
         f"| stats count(*) as orders by region | sort orders desc | limit {TOP}",
     ),
     Insight(
@@ -497,7 +605,7 @@ GROUP BY region ORDER BY orders DESC, region ASC LIMIT {TOP}""",
         description="Requests from search engines, crawlers and monitors (not customers).",
         sql="SELECT count(*) AS bot_requests "
         "FROM logs JOIN agents ON agents.useragent = logs.useragent WHERE agents.is_bot",
-        logs_insights=f"filter {LI_BOT_FILTER} | stats count(*) as bot_requests",
+        logs_insights=f"{LI_AGENT} | filter {LI_BOT_FILTER} | stats count(*) as bot_requests",
     ),
     Insight(
         id="scanners",
@@ -518,8 +626,9 @@ GROUP BY region ORDER BY orders DESC, region ASC LIMIT {TOP}""",
         columns=("bot", "requests"),
         description="Bots and crawlers by the token that identifies them.",
         sql=_count_by_agent_sql("bot", where="a.is_bot"),
-        logs_insights=f"filter {LI_BOT_FILTER} "
-        f"| stats count(*) as requests by userAgent | sort requests desc | limit {TOP}",
+        logs_insights=f"{LI_AGENT} "
+        f"| parse agent /(?<bot>{_li_regex(BOT_REGEX)})/ | filter ispresent(bot) "
+        f"| stats count(*) as requests by bot | sort requests desc | limit {TOP}",
     ),
     Insight(
         id="scanner_addresses",
@@ -554,7 +663,7 @@ GROUP BY region ORDER BY orders DESC, region ASC LIMIT {TOP}""",
         sql=f"""SELECT request AS path, status, count(*) AS requests FROM logs
 WHERE status >= 400 AND status < 600
 GROUP BY 1, 2 ORDER BY requests DESC, path ASC, status ASC LIMIT {TOP}""",
-        logs_insights="filter status >= 400 "
+        logs_insights="filter status like /^[45][0-9][0-9]$/ "
         f"| stats count(*) as requests by request, status | sort requests desc | limit {TOP}",
     ),
     Insight(
@@ -568,9 +677,12 @@ GROUP BY 1, 2 ORDER BY requests DESC, path ASC, status ASC LIMIT {TOP}""",
        round(avg(process) / 1000.0, 1) AS avg_ms, round(max(process) / 1000.0, 1) AS max_ms
 FROM logs WHERE process IS NOT NULL AND NOT is_scanner
 GROUP BY 1 ORDER BY avg_ms DESC, path ASC LIMIT {TOP}""",
-        logs_insights=f"filter ispresent(process) and not ({LI_SCANNER_FILTER}) "
-        "| fields process / 1000 as ms "
-        "| stats count(*) as requests, avg(ms) as avg_ms, max(ms) as max_ms by request "
+        # %D is written as text ("1234"): only all-digit values count, read as numbers by
+        # sum and the division. The average is the exact total over the count, then in ms,
+        # as the SQL computes it (an average of per-line ms could round apart at a half).
+        logs_insights=f"filter process like /^[0-9]+$/ and not ({LI_SCANNER_FILTER}) "
+        "| stats count(*) as requests, sum(process) as total_us, "
+        "max(process / 1000) as max_ms, total_us / requests / 1000 as avg_ms by request "
         f"| sort avg_ms desc | limit {TOP}",
     ),
 )

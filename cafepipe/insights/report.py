@@ -18,6 +18,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cafepipe.deploy.templating import render_template
 from cafepipe.errors import UsageError
@@ -84,6 +85,12 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def terminal_text(value: str) -> Text:
+    """A value from the log as plain terminal text: no rich markup (`[/bold]` from a visitor
+    would stop the table), no control character (an escape sequence would drive the terminal)."""
+    return Text("".join(char if char.isprintable() else "\ufffd" for char in value))
+
+
 def print_tables(data: dict[str, Any], console: Console) -> None:
     """Every insight as a rich table, section by section."""
     for section in SECTIONS:
@@ -96,16 +103,43 @@ def print_tables(data: dict[str, Any], console: Console) -> None:
             if not rows:
                 table.add_row(*(["(nothing yet)"] + [""] * (len(headings) - 1)))
             for row in rows:
-                table.add_row(*(_format(cell) for cell in row))
+                table.add_row(*(terminal_text(_format(cell)) for cell in row))
             console.print(table)
             console.print()
     console.print(f"{label('invalid_lines')}: {_format(data.get('invalid_lines', 0))}")
 
 
+# A spreadsheet takes a cell that starts with one of these for a formula: `=1+2`, `@SUM(1)` or
+# `-2+3` from a visitor's request would be run when the owner opens the CSV (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a formula-like text gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """csv.writer whose every cell goes through `safe_cell`."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        # CRLF, as RFC 4180 has it: a cell holding a CR or LF is then quoted, so a CR from a
+        # visitor cannot end a row.
+        self._writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([safe_cell(cell) for cell in row])
+
+
 def to_csv(data: dict[str, Any]) -> str:
-    """Long-format CSV: one line per cell, `insight,row,column,value` (row 0 = single values)."""
+    """Long-format CSV: one line per cell, `insight,row,column,value` (row 0 = single values).
+
+    Text that a spreadsheet would run as a formula is neutralised (`safe_cell`).
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeWriter(out)
     writer.writerow(["insight", "row", "column", "value"])
     writer.writerow(["invalid_lines", 0, "invalid_lines", data.get("invalid_lines", 0)])
     for insight in INSIGHTS:

@@ -7,6 +7,8 @@ with it key by key; the other insights are added under their catalog id.
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Any
 
 from cafepipe.cafe.metrics import conversion_rate
@@ -19,13 +21,21 @@ def _number(value: Any) -> Any:
     # Engines hand back Decimals, floats with no fraction, or (CloudWatch) strings.
     if isinstance(value, str):
         try:
-            value = float(value)
+            number = int(value) if value.isascii() and value.isdigit() else float(value)
         except ValueError:
             return value
+        if not math.isfinite(number):
+            return value  # "NaN", "inf": text, not a number JSON could hold
+        value = number
     if isinstance(value, bool):
         return int(value)
     if value is None:
         return 0
+    # A whole number stays exact: a byte total past 2**53 would lose its last digits as a float.
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
     as_float = float(value)
     return int(as_float) if as_float.is_integer() else round(as_float, 4)
 

@@ -11,21 +11,29 @@ one call must not span more than 24 hours; we keep that rule, since it costs nex
 
 Events the service would refuse are counted by reason and reported, never silently dropped.
 The sequence token is no longer needed, so calls go one after another into one stream.
+
+Exactly once (docs/delivery.md): `ship_file` keeps a checkpoint (cafepipe.logs.checkpoint)
+advanced only after a batch is accepted, so a re-run after Ctrl-C, a kill or an error sends
+only what is missing. A call whose answer was lost (a reset connection, a timeout, a 5xx) is
+not sent again blindly: its events are looked for in the stream first. There is one retry
+layer, RetryPolicy, bounded; the client given should have botocore's retries off
+(AwsClients.single_attempt_client).
 """
 
 from __future__ import annotations
 
 import calendar
 import gzip
+import hashlib
 import re
 import time
 import zlib
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,7 +48,8 @@ from cafepipe.cafe.limits import (
     LOGS_MAX_EVENT_AGE_DAYS,
     LOGS_MAX_EVENT_FUTURE,
 )
-from cafepipe.errors import AwsError, UsageError
+from cafepipe.errors import EXIT_INTERRUPTED, AwsError, CafepipeError, UsageError
+from cafepipe.logs.checkpoint import Checkpoint, CheckpointStore, InFlight, file_sha256
 from cafepipe.reporting import SILENT, Reporter
 
 MAX_BATCH_EVENTS = LOGS_MAX_BATCH_EVENTS
@@ -57,6 +66,8 @@ DAY_MS = 24 * 3600 * 1000
 CHUNK_LINES = 100_000
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "ServiceUnavailableException"})
+# Under the stack's state folder: where ship keeps its checkpoints (cafepipe.logs.checkpoint).
+SHIP_CHECKPOINT_DIR = "ship-checkpoints"
 
 # Why an event was not delivered (keys of ShipResult.rejected; stable for --json).
 REJECT_REASONS = ("no_timestamp", "too_large", "too_old", "too_new", "expired")
@@ -313,24 +324,52 @@ def plan_batches(timestamps: Sequence[int], sizes: Sequence[int]) -> list[tuple[
     return batches
 
 
-def call_with_backoff(
-    call: Callable[[], Any],
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    max_attempts: int = 8,
-    base_delay: float = 0.5,
-    max_delay: float = 20.0,
-) -> Any:
-    """Run `call`, retrying throttling errors with exponential backoff; others propagate."""
-    for attempt in range(1, max_attempts + 1):
-        try:
-            return call()
-        except botocore.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code not in THROTTLING_CODES or attempt == max_attempts:
-                raise
-            sleep(min(max_delay, base_delay * 2 ** (attempt - 1)))
-    raise AssertionError("unreachable")  # pragma: no cover
+@dataclass(frozen=True)
+class RetryPolicy:
+    """ship's one retry layer (its client has botocore's retries off): bounded, with backoff."""
+
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1, 2, …)."""
+        return min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+
+
+# How a failed PutLogEvents call ended, which decides what may happen next.
+THROTTLED = "throttled"  # answered "not now": nothing was stored; send again after a pause
+NOT_SENT = "not_sent"  # no connection was made: nothing was stored; send again
+UNANSWERED = "unanswered"  # sent, but the answer was lost: the batch may be stored
+FATAL = "fatal"  # answered with an error a resend cannot fix
+
+SERVER_ERROR_CODES = frozenset({"InternalFailure", "InternalServerError", "InternalError"})
+
+
+def failure_kind(exc: Exception) -> str:
+    """Which of THROTTLED, NOT_SENT, UNANSWERED, FATAL a botocore failure of one call is."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in THROTTLING_CODES:
+            return THROTTLED
+        if code in SERVER_ERROR_CODES or (isinstance(status, int) and status >= 500):
+            return UNANSWERED  # the service may have stored the batch before it failed
+        return FATAL
+    if isinstance(
+        exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
+    ):
+        return NOT_SENT
+    if isinstance(
+        exc,
+        (
+            botocore.exceptions.ConnectionClosedError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.HTTPClientError,
+        ),
+    ):
+        return UNANSWERED
+    return FATAL
 
 
 def server_rejections(info: dict[str, int] | None, batch_size: int) -> Counter[str]:
@@ -352,6 +391,75 @@ def server_rejections(info: dict[str, int] | None, batch_size: int) -> Counter[s
     return counts
 
 
+def event_digest(timestamp: int, message: str) -> int:
+    """64 bits that stand for one event (its timestamp and text) when comparing with a stream."""
+    data = b"%d\x00" % timestamp + message.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+class EventSet:
+    """A multiset of events by digest, 9 bytes each: what a stream already holds.
+
+    `take` answers "is this event there?" once per copy: a file with two identical lines
+    finds two only if the stream holds two.
+    """
+
+    def __init__(self, events: Iterable[tuple[int, str]] = ()) -> None:
+        self._digests = array("Q", sorted(event_digest(t, m) for t, m in events))
+        self._taken = bytearray(len(self._digests))
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def take(self, timestamp: int, message: str) -> bool:
+        digest = event_digest(timestamp, message)
+        index = bisect_left(self._digests, digest)
+        while index < len(self._digests) and self._digests[index] == digest:
+            if not self._taken[index]:
+                self._taken[index] = 1
+                return True
+            index += 1
+        return False
+
+
+def read_stream_events(
+    logs: Any,
+    log_group: str,
+    log_stream: str,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> Iterator[tuple[int, str]]:
+    """(timestamp, message) of the events in one stream, from the oldest (GetLogEvents pages).
+
+    `end_ms` is exclusive. The end is the forward token handed back unchanged: GetLogEvents
+    may answer an empty page before the end.
+    """
+    kwargs: dict[str, Any] = {
+        "logGroupName": log_group,
+        "logStreamName": log_stream,
+        "startFromHead": True,
+        "limit": 10_000,
+    }
+    if start_ms is not None:
+        kwargs["startTime"] = start_ms
+    if end_ms is not None:
+        kwargs["endTime"] = end_ms
+    token: str | None = None
+    while True:
+        if token:
+            kwargs["nextToken"] = token
+        page = logs.get_log_events(**kwargs)
+        for event in page.get("events", []):
+            timestamp = int(event["timestamp"])
+            # The end is exclusive on AWS; some emulators include it: the same answer either way.
+            if end_ms is None or timestamp < end_ms:
+                yield timestamp, event["message"]
+        next_token = page.get("nextForwardToken")
+        if not next_token or next_token == token:
+            return
+        token = next_token
+
+
 @dataclass
 class ShipResult:
     """What a shipment did: stable keys, the same data as the table."""
@@ -367,10 +475,30 @@ class ShipResult:
     calls: int
     payload_bytes: int
     seconds: float
+    # Events of this file the stream held already, so not sent again: by the checkpoint
+    # (resumed_from) or found in the stream (found_in_stream).
+    resumed_from: int = 0
+    found_in_stream: int = 0
+    # Calls whose answer was lost (connection reset, timeout, a 5xx): their events were looked
+    # for in the stream; those found were not sent again, the others were (resent_unconfirmed).
+    unanswered_calls: int = 0
+    confirmed_after_unanswered: int = 0
+    resent_unconfirmed: int = 0
+    checkpoint: str | None = None
 
     @property
     def events_rejected(self) -> int:
         return sum(self.rejected.values())
+
+    @property
+    def events_delivered(self) -> int:
+        """Events of this file the stream now holds."""
+        return (
+            self.resumed_from
+            + self.found_in_stream
+            + self.confirmed_after_unanswered
+            + self.events_sent
+        )
 
     @property
     def batch_fullness(self) -> float:
@@ -383,17 +511,30 @@ class ShipResult:
             "log_stream": self.log_stream,
             "lines_read": self.lines_read,
             "events_sent": self.events_sent,
+            "events_delivered": self.events_delivered,
+            "resumed_from": self.resumed_from,
+            "found_in_stream": self.found_in_stream,
             "events_rejected": self.events_rejected,
             "rejected": {reason: self.rejected.get(reason, 0) for reason in REJECT_REASONS},
             "empty_lines": self.empty_lines,
             "inherited_timestamps": self.inherited_timestamps,
             "reordered": self.reordered,
             "calls": self.calls,
+            "unanswered_calls": self.unanswered_calls,
+            "confirmed_after_unanswered": self.confirmed_after_unanswered,
+            "resent_unconfirmed": self.resent_unconfirmed,
             "payload_bytes": self.payload_bytes,
             "batch_fullness": round(self.batch_fullness, 4),
             "events_per_second": round(self.events_sent / self.seconds) if self.seconds else 0,
             "seconds": round(self.seconds, 3),
+            "checkpoint": self.checkpoint,
         }
+
+
+class ShipInterrupted(CafepipeError):
+    """Ctrl-C during a shipment: exit 130, with what was delivered and how to resume."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def default_stream_name(path: Path) -> str:
@@ -416,13 +557,15 @@ def log_group_retention(logs: Any, log_group: str) -> int | None:
     )
 
 
-def ensure_log_stream(logs: Any, log_group: str, log_stream: str) -> None:
-    """Create the stream unless it exists."""
+def ensure_log_stream(logs: Any, log_group: str, log_stream: str) -> bool:
+    """Create the stream unless it exists; True when it was created (so it is empty)."""
     try:
         logs.create_log_stream(logGroupName=log_group, logStreamName=log_stream)
     except botocore.exceptions.ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
             raise
+        return False
+    return True
 
 
 def ship_events(
@@ -450,7 +593,284 @@ class _Tally:
     sent: int = 0
     calls: int = 0
     payload: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
+    resumed_from: int = 0
+    found: int = 0
+    unanswered: int = 0
+    confirmed: int = 0
+    resent_unconfirmed: int = 0
+
+
+def _no_save(_checkpoint: Checkpoint) -> None:
+    """A shipment without a checkpoint file (ship_events, ship_chunks)."""
+
+
+@dataclass
+class _Shipment:
+    """One run of one file into one stream: the position lives in `checkpoint`."""
+
+    logs: Any
+    retention: int | None
+    checkpoint: Checkpoint
+    save: Callable[[Checkpoint], None] = _no_save
+    known: EventSet | None = None  # the whole stream's events, when it was compared first
+    clock: Callable[[], int] = lambda: int(time.time() * 1000)
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    on_progress: ProgressCallback | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    confirm_wait: float = 0.0
+    confirm_interval: float = 2.0
+    resume_hint: str = ""
+    tally: _Tally = field(default_factory=_Tally)
+
+    @property
+    def group(self) -> str:
+        return self.checkpoint.log_group
+
+    @property
+    def stream(self) -> str:
+        return self.checkpoint.log_stream
+
+    def _advance(self, count: int) -> None:
+        if self.on_progress is not None and count:
+            self.on_progress(count)
+
+    def run(self, chunks: Iterable[ParsedLog]) -> None:
+        checkpoint = self.checkpoint
+        self.tally.resumed_from = checkpoint.delivered
+        for index, parsed in enumerate(chunks):
+            self.tally.lines_read += parsed.lines_read
+            self.tally.empty_lines += parsed.empty_lines
+            self.tally.inherited_timestamps += parsed.inherited_timestamps
+            if index < checkpoint.chunk:  # handled by an earlier run
+                self._advance(parsed.lines_read)
+                continue
+            self._ship_chunk(index, parsed)
+        checkpoint.lines_total = self.tally.lines_read
+        checkpoint.complete = True
+        checkpoint.in_flight = None
+        self.save(checkpoint)
+
+    def _ship_chunk(self, index: int, parsed: ParsedLog) -> None:
+        checkpoint = self.checkpoint
+        order = chronological_order(parsed.timestamps)
+        timestamps, messages, sizes = parsed.timestamps, parsed.messages, parsed.sizes
+        if order is not None:
+            self.tally.reordered = True
+            timestamps = [timestamps[i] for i in order]
+            messages = [messages[i] for i in order]
+            sizes = [sizes[i] for i in order]
+        if not (index == checkpoint.chunk and checkpoint.chunk_open):
+            _add(checkpoint.rejected, parsed.rejected)
+            checkpoint.chunk, checkpoint.offset, checkpoint.chunk_open = index, 0, True
+        start = checkpoint.offset
+
+        # A batch whose call a killed run never saw answered: find its events in the stream.
+        flight_known: EventSet | None = None
+        flight_end = 0
+        flight = checkpoint.in_flight
+        if flight is not None and flight.chunk == index and self.known is None:
+            flight_known = self._stream_events_around(
+                timestamps, messages, flight.start, flight.end
+            )
+            flight_end = flight.end
+
+        oldest, newest = acceptance_window(self.clock(), self.retention)
+        # Time-ordered: the refused ones are a prefix (too old) and a suffix (too new).
+        first = bisect_left(timestamps, oldest, lo=start)
+        last = bisect_right(timestamps, newest, lo=first)
+        _add(checkpoint.rejected, {"too_old": first - start})
+        checkpoint.offset = first
+        self._advance(first)
+
+        for batch_start, batch_end in plan_batches(timestamps[first:last], sizes[first:last]):
+            begin, end = first + batch_start, first + batch_end
+            events: list[dict[str, Any]] = []
+            found = payload = 0
+            for i in range(begin, end):
+                stamp, message = timestamps[i], messages[i]
+                if (
+                    flight_known is not None
+                    and i < flight_end
+                    and flight_known.take(stamp, message)
+                ) or (self.known is not None and self.known.take(stamp, message)):
+                    found += 1
+                    continue
+                events.append({"timestamp": stamp, "message": message})
+                payload += sizes[i] + EVENT_OVERHEAD_BYTES
+            accepted, refused = 0, Counter[str]()
+            if events:
+                checkpoint.in_flight = InFlight(
+                    index, begin, end, timestamps[begin], timestamps[end - 1]
+                )
+                self.save(checkpoint)
+                accepted, refused = self._put(events, timestamps, messages, begin)
+                self.tally.payload += payload
+            self.tally.found += found
+            checkpoint.offset = end
+            checkpoint.delivered += found + accepted
+            checkpoint.in_flight = None
+            _add(checkpoint.rejected, refused)
+            self.save(checkpoint)
+            self._advance(end - begin)
+
+        _add(checkpoint.rejected, {"too_new": len(timestamps) - last})
+        checkpoint.chunk, checkpoint.offset, checkpoint.chunk_open = index + 1, 0, False
+        checkpoint.in_flight = None
+        self.save(checkpoint)
+        self._advance(parsed.lines_read - last)
+
+    def _stream_events_around(
+        self, timestamps: Sequence[int], messages: Sequence[str], begin: int, end: int
+    ) -> EventSet:
+        """The stream's events in the time range of [begin, end), less the earlier events of
+        this chunk in that range (delivered before: they are there, and are not this batch)."""
+        first_ms, last_ms = timestamps[begin], timestamps[end - 1]
+        try:
+            found = EventSet(
+                read_stream_events(self.logs, self.group, self.stream, first_ms, last_ms + 1)
+            )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise AwsError(
+                f"cannot look in {self.group}/{self.stream} for the batch of events "
+                f"{first_ms}–{last_ms} ms whose delivery was not confirmed: "
+                f"{describe_client_error(exc)}; {self.checkpoint.delivered:,} events of this "
+                "file are in the stream",
+                (aws_error_hint(exc) or "the credentials need logs:GetLogEvents")
+                + self._then_resume(),
+            ) from exc
+        earlier = begin - 1
+        while earlier >= 0 and timestamps[earlier] >= first_ms:
+            found.take(timestamps[earlier], messages[earlier])
+            earlier -= 1
+        return found
+
+    def _confirm(
+        self,
+        pending: list[dict[str, Any]],
+        timestamps: Sequence[int],
+        messages: Sequence[str],
+        begin: int,
+    ) -> list[bool]:
+        """Which events of an unanswered call the stream holds, waiting up to confirm_wait
+        seconds for all of them to show (AWS shows new events after a short delay)."""
+        deadline = self.monotonic() + self.confirm_wait
+        # The pending events are a time-ordered subset of [begin, …): look around them.
+        end = begin
+        while end < len(timestamps) and timestamps[end] <= pending[-1]["timestamp"]:
+            end += 1
+        while True:
+            found = self._stream_events_around(timestamps, messages, begin, end)
+            present = [found.take(e["timestamp"], e["message"]) for e in pending]
+            if all(present) or self.monotonic() >= deadline:
+                return present
+            self.sleep(self.confirm_interval)
+
+    def _put(
+        self,
+        events: list[dict[str, Any]],
+        timestamps: Sequence[int],
+        messages: Sequence[str],
+        begin: int,
+    ) -> tuple[int, Counter[str]]:
+        """One batch into the stream, retried within the policy; (accepted, refused)."""
+        pending = events
+        confirmed = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.logs.put_log_events(
+                    logGroupName=self.group, logStreamName=self.stream, logEvents=pending
+                )
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                kind = failure_kind(exc)
+                if kind == FATAL or attempt >= self.policy.max_attempts:
+                    raise self._failure(exc, attempt, kind) from exc
+                if kind == UNANSWERED:
+                    self.tally.unanswered += 1
+                    present = self._confirm(pending, timestamps, messages, begin)
+                    found = sum(present)
+                    confirmed += found
+                    self.tally.confirmed += found
+                    pending = [e for e, there in zip(pending, present, strict=True) if not there]
+                    if not pending:
+                        return confirmed, Counter()
+                    self.tally.resent_unconfirmed += len(pending)
+                self.sleep(self.policy.delay(attempt))
+                continue
+            refused = server_rejections(response.get("rejectedLogEventsInfo"), len(pending))
+            accepted = len(pending) - sum(refused.values())
+            self.tally.calls += 1
+            self.tally.sent += accepted
+            return confirmed + accepted, refused
+
+    def _then_resume(self) -> str:
+        return f"; then {self.resume_hint}" if self.resume_hint else ""
+
+    def _failure(self, exc: Exception, attempts: int, kind: str) -> AwsError:
+        delivered = self.checkpoint.delivered
+        tried = f" ({attempts} attempts)" if attempts > 1 else ""
+        where = f"PutLogEvents into {self.group}/{self.stream} failed{tried}"
+        status = f"{delivered:,} events of this file are in the stream"
+        if isinstance(exc, botocore.exceptions.ClientError):
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "Error")
+            message = f"{where}: {code}: {error.get('Message', str(exc))}; {status}"
+            if code in THROTTLING_CODES:
+                hint = "CloudWatch Logs kept throttling; wait a minute"
+            elif code in ("AccessDeniedException", "UnrecognizedClientException"):
+                hint = (
+                    "the credentials need logs:PutLogEvents, logs:CreateLogStream, "
+                    "logs:DescribeLogGroups and logs:GetLogEvents"
+                )
+            else:
+                hint = aws_error_hint(exc) or "see the error above"
+        else:
+            message = f"{where}: {describe_client_error(exc)}; {status}"
+            hint = aws_error_hint(exc) or "check the network and the region"
+        if kind == UNANSWERED:
+            message += " (the last batch may have arrived: the next run looks for it first)"
+        return AwsError(message, hint + self._then_resume())
+
+    def result(self, started: float) -> ShipResult:
+        tally = self.tally
+        return ShipResult(
+            log_group=self.group,
+            log_stream=self.stream,
+            lines_read=tally.lines_read,
+            events_sent=tally.sent,
+            rejected={k: v for k, v in self.checkpoint.rejected.items() if v},
+            empty_lines=tally.empty_lines,
+            inherited_timestamps=tally.inherited_timestamps,
+            reordered=tally.reordered,
+            calls=tally.calls,
+            payload_bytes=tally.payload,
+            seconds=time.perf_counter() - started,
+            resumed_from=tally.resumed_from,
+            found_in_stream=tally.found,
+            unanswered_calls=tally.unanswered,
+            confirmed_after_unanswered=tally.confirmed,
+            resent_unconfirmed=tally.resent_unconfirmed,
+        )
+
+
+def _add(counts: dict[str, int], more: Mapping[str, int]) -> None:
+    for key, value in more.items():
+        if value:
+            counts[key] = counts.get(key, 0) + value
+
+
+def _prepare(logs: Any, log_group: str, log_stream: str) -> tuple[int | None, bool]:
+    """The group's retention, and whether the stream had to be created."""
+    try:
+        return log_group_retention(logs, log_group), ensure_log_stream(logs, log_group, log_stream)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise AwsError(
+            f"cannot ship into {log_group}/{log_stream}: {describe_client_error(exc)}",
+            aws_error_hint(exc)
+            or "the credentials need logs:DescribeLogGroups and logs:CreateLogStream",
+        ) from exc
 
 
 def ship_chunks(
@@ -462,123 +882,26 @@ def ship_chunks(
     now_ms: Callable[[], int] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: ProgressCallback | None = None,
+    policy: RetryPolicy | None = None,
 ) -> ShipResult:
-    """Deliver chunks of parsed events into one stream, one chunk after the other."""
+    """Deliver chunks of parsed events into one stream, one chunk after the other.
+
+    No checkpoint: every event is sent (ship_file is the one that resumes).
+    """
     started = time.perf_counter()
-    clock = now_ms or (lambda: int(time.time() * 1000))
-    try:
-        retention = log_group_retention(logs, log_group)
-        ensure_log_stream(logs, log_group, log_stream)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise _aws_error(exc, log_group, log_stream) from exc
-    tally = _Tally()
-    for parsed in chunks:
-        tally.lines_read += parsed.lines_read
-        tally.empty_lines += parsed.empty_lines
-        tally.inherited_timestamps += parsed.inherited_timestamps
-        tally.rejected.update(parsed.rejected)
-        batched = _ship_chunk(
-            logs, parsed, log_group, log_stream, retention, clock(), tally, sleep, on_progress
-        )
-        if on_progress is not None:
-            on_progress(parsed.lines_read - batched)  # the lines that were not events to send
-    return ShipResult(
-        log_group=log_group,
-        log_stream=log_stream,
-        lines_read=tally.lines_read,
-        events_sent=tally.sent,
-        rejected={k: v for k, v in tally.rejected.items() if v},
-        empty_lines=tally.empty_lines,
-        inherited_timestamps=tally.inherited_timestamps,
-        reordered=tally.reordered,
-        calls=tally.calls,
-        payload_bytes=tally.payload,
-        seconds=time.perf_counter() - started,
+    retention, _ = _prepare(logs, log_group, log_stream)
+    checkpoint = Checkpoint("", "", "", "", log_group, log_stream, CHUNK_LINES)
+    shipment = _Shipment(
+        logs,
+        retention,
+        checkpoint,
+        clock=now_ms or (lambda: int(time.time() * 1000)),
+        sleep=sleep,
+        on_progress=on_progress,
+        policy=policy or RetryPolicy(),
     )
-
-
-def _ship_chunk(
-    logs: Any,
-    parsed: ParsedLog,
-    log_group: str,
-    log_stream: str,
-    retention: int | None,
-    now: int,
-    tally: _Tally,
-    sleep: Callable[[float], None],
-    on_progress: ProgressCallback | None,
-) -> int:
-    """Sort, filter and put one chunk; return how many events went into calls."""
-    order = chronological_order(parsed.timestamps)
-    timestamps, messages, sizes = parsed.timestamps, parsed.messages, parsed.sizes
-    if order is not None:
-        tally.reordered = True
-        timestamps = [timestamps[i] for i in order]
-        messages = [messages[i] for i in order]
-        sizes = [sizes[i] for i in order]
-
-    oldest, newest = acceptance_window(now, retention)
-    # Time-ordered: the refused ones are a prefix (too old) and a suffix (too new).
-    first = bisect_left(timestamps, oldest)
-    last = bisect_right(timestamps, newest, lo=first)
-    tally.rejected["too_old"] += first
-    tally.rejected["too_new"] += len(timestamps) - last
-    timestamps, messages, sizes = timestamps[first:last], messages[first:last], sizes[first:last]
-
-    for start, end in plan_batches(timestamps, sizes):
-        events = [
-            {"timestamp": t, "message": m}
-            for t, m in zip(timestamps[start:end], messages[start:end], strict=True)
-        ]
-        try:
-            response = call_with_backoff(
-                partial(
-                    logs.put_log_events,
-                    logGroupName=log_group,
-                    logStreamName=log_stream,
-                    logEvents=events,
-                ),
-                sleep=sleep,
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise _aws_error(exc, log_group, log_stream, tally.sent) from exc
-        refused = server_rejections(response.get("rejectedLogEventsInfo"), len(events))
-        tally.rejected.update(refused)
-        tally.sent += len(events) - sum(refused.values())
-        tally.calls += 1
-        tally.payload += sum(sizes[start:end]) + EVENT_OVERHEAD_BYTES * len(events)
-        if on_progress is not None:
-            on_progress(len(events))
-    return len(timestamps)
-
-
-def _aws_error(
-    exc: botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError,
-    log_group: str,
-    log_stream: str,
-    sent: int = 0,
-) -> AwsError:
-    done = f" after {sent} events were delivered" if sent else ""
-    if not isinstance(exc, botocore.exceptions.ClientError):  # no answer: connection, creds…
-        again = " (re-running ships the whole file again)" if sent else ""
-        return AwsError(
-            f"cannot ship into {log_group}/{log_stream}{done}: {describe_client_error(exc)}",
-            (aws_error_hint(exc) or "check the network and the region") + again,
-        )
-    error = exc.response.get("Error", {})
-    code = error.get("Code", "Error")
-    hint = "re-running ships the whole file again into the same stream"
-    if code in THROTTLING_CODES:
-        hint = "CloudWatch Logs kept throttling; wait a minute and re-run"
-    elif code in ("AccessDeniedException", "UnrecognizedClientException"):
-        hint = (
-            "the credentials need logs:PutLogEvents, logs:CreateLogStream, logs:DescribeLogGroups"
-        )
-    return AwsError(
-        f"PutLogEvents into {log_group}/{log_stream} failed{done}: "
-        f"{code}: {error.get('Message', str(exc))}",
-        hint,
-    )
+    shipment.run(chunks)
+    return shipment.result(started)
 
 
 def count_lines(path: Path) -> int:
@@ -595,6 +918,12 @@ def count_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
+def _stream_is_empty(logs: Any, log_group: str, log_stream: str) -> bool:
+    for _event in read_stream_events(logs, log_group, log_stream):
+        return False
+    return True
+
+
 def ship_file(
     logs: Any,
     path: Path,
@@ -602,47 +931,120 @@ def ship_file(
     log_stream: str | None = None,
     *,
     reporter: Reporter = SILENT,
+    checkpoints: CheckpointStore | None = None,
+    resume_hint: str = "",
     now_ms: Callable[[], int] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
     chunk_lines: int = CHUNK_LINES,
+    policy: RetryPolicy | None = None,
+    confirm_wait: float = 30.0,
 ) -> ShipResult:
-    """Stream `path` into `log_group` (stream named after the file by default).
+    """Stream `path` into `log_group` (stream named after the file by default), exactly once.
 
-    Memory stays bounded by `chunk_lines`, however big the file.
+    With `checkpoints`, a run resumes where the last one stopped (its checkpoint), and a
+    batch whose call was never seen answered is looked for in the stream before anything of
+    it is sent again. With no checkpoint for this file and a stream that holds events, the
+    file is compared with the whole stream first and only what is missing is sent.
+    `resume_hint` says how to run again (it ends every failure's hint). Memory stays bounded
+    by `chunk_lines` (plus 9 bytes per event of the stream when it is compared).
     """
-    chunks = iter_log_chunks(path, chunk_lines)
+    started = time.perf_counter()
     stream = log_stream or default_stream_name(path)
-    with reporter.progress(f"shipping to {log_group}", count_lines(path)) as advance:
-        return ship_chunks(
-            logs, chunks, log_group, stream, now_ms=now_ms, sleep=sleep, on_progress=advance
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file", "give the path of an access log to ship")
+    total = count_lines(path)
+    sha256 = file_sha256(path)
+    retention, created = _prepare(logs, log_group, stream)
+    store = checkpoints or CheckpointStore(Path(), None, "")
+    checkpoint = store.load(log_group, stream, sha256) if checkpoints else None
+    if checkpoint is not None and created and checkpoint.started:
+        reporter.warn(
+            f"{log_group}/{stream} was deleted since the last run: shipping from the start"
         )
+        checkpoint = None
+    if checkpoint is not None and checkpoint.complete:
+        reporter.say(f"{path.name} is already in {log_group}/{stream}: nothing to send")
+        shipment = _Shipment(logs, retention, checkpoint)
+        shipment.tally = _Tally(
+            lines_read=checkpoint.lines_total, resumed_from=checkpoint.delivered
+        )
+        result = shipment.result(started)
+        result.checkpoint = str(store.path(log_group, stream, sha256))
+        return result
+    known: EventSet | None = None
+    whole_stream = checkpoint.reconcile_whole_stream if checkpoint else False
+    if checkpoint is None and not created:
+        try:
+            whole_stream = not _stream_is_empty(logs, log_group, stream)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _read_error(exc, log_group, stream) from exc
+    if whole_stream:
+        with reporter.status(f"comparing {path.name} with the events in {log_group}/{stream}…"):
+            try:
+                known = EventSet(read_stream_events(logs, log_group, stream))
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise _read_error(exc, log_group, stream) from exc
+        reporter.say(
+            f"{log_group}/{stream} holds {len(known):,} events: only the lines of "
+            f"{path.name} that are not among them are sent"
+        )
+    if checkpoint is None:
+        checkpoint = store.new(path, sha256, log_group, stream, chunk_lines)
+        checkpoint.reconcile_whole_stream = whole_stream
+    elif checkpoint.delivered:
+        reporter.say(
+            f"resuming: {checkpoint.delivered:,} events of {path.name} are in "
+            f"{log_group}/{stream} already"
+        )
+    shipment = _Shipment(
+        logs,
+        retention,
+        checkpoint,
+        save=store.save if checkpoints else _no_save,
+        known=known,
+        clock=now_ms or (lambda: int(time.time() * 1000)),
+        sleep=sleep,
+        monotonic=monotonic,
+        policy=policy or RetryPolicy(),
+        confirm_wait=confirm_wait,
+        resume_hint=resume_hint,
+    )
+    try:
+        with reporter.progress(f"shipping to {log_group}", total) as advance:
+            shipment.on_progress = advance
+            shipment.run(iter_log_chunks(path, checkpoint.chunk_lines))
+    except KeyboardInterrupt:
+        raise ShipInterrupted(
+            f"interrupted: {checkpoint.delivered:,} events of {path.name} are in "
+            f"{log_group}/{stream}",
+            f"{resume_hint[:1].upper()}{resume_hint[1:]} (it resumes after the last accepted batch)"
+            if resume_hint
+            else None,
+        ) from None
+    result = shipment.result(started)
+    if checkpoints:
+        result.checkpoint = str(store.path(log_group, stream, sha256))
+    return result
+
+
+def _read_error(
+    exc: botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError,
+    log_group: str,
+    log_stream: str,
+) -> AwsError:
+    return AwsError(
+        f"cannot read the events already in {log_group}/{log_stream}: {describe_client_error(exc)}",
+        aws_error_hint(exc) or "the credentials need logs:GetLogEvents",
+    )
 
 
 def count_stream_events(logs: Any, log_group: str, log_stream: str) -> int:
     """Count the events stored in one stream by paging GetLogEvents (exact, but slow at scale)."""
-    total = 0
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {
-            "logGroupName": log_group,
-            "logStreamName": log_stream,
-            "startFromHead": True,
-            "limit": 10_000,
-        }
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = logs.get_log_events(**kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise AwsError(
-                f"cannot count the events in {log_group}/{log_stream}: "
-                f"{describe_client_error(exc)}",
-                aws_error_hint(exc) or "the credentials need logs:GetLogEvents",
-            ) from exc
-        events = page.get("events", [])
-        total += len(events)
-        next_token = page.get("nextForwardToken")
-        # The end: an empty page, or the same token handed back (AWS's way of saying so).
-        if not events or next_token == token:
-            return total
-        token = next_token
+    try:
+        return sum(1 for _ in read_stream_events(logs, log_group, log_stream))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise AwsError(
+            f"cannot count the events in {log_group}/{log_stream}: {describe_client_error(exc)}",
+            aws_error_hint(exc) or "the credentials need logs:GetLogEvents",
+        ) from exc

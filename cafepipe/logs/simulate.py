@@ -3,28 +3,39 @@
 1. generate the log and its ground truth into `.cafepipe/<stack>/simulated/`;
 2. upload it (gzip) to the stack's bucket under `simulated-logs/` (multipart, progress bar);
 3. wait until the instance is an online SSM managed instance;
-4. send one AWS-RunShellScript command (templates/ssm/simulate_logs.sh.j2): stop the agent,
-   fetch, back up, swap, clear the agent's saved offset, start the agent, check it runs;
+4. send one AWS-RunShellScript command (templates/ssm/simulate_logs.sh.j2): fetch and check
+   the log, stop the agent, point its access-log stream at this run's stream, back up and
+   swap the log, clear the agent's saved offset, start the agent, check it runs;
 5. wait for the command;
-6. count the events that arrived in the instance's stream until they equal the lines.
+6. count the events that arrived in this run's stream until they equal the lines;
+7. only then remove the instance's earlier streams from the group (unless told to keep them).
 
-What a re-run means: the instance's stream ends up holding the new simulated log, exactly as
-after the first run. So the stream (apache/access/<instance id>) is deleted before the swap
-(so nothing of an earlier run is counted twice); the first simulated log is kept on the instance
-as `access_log.before-cafepipe`, the previous simulated log as `access_log.previous-simulation`.
+Streams and runs (docs/delivery.md): every run delivers into a stream of its own,
+`<instance id>/simulated-<run id>` (the run id is the UTC start time and 4 random hex digits).
+Nothing already in CloudWatch Logs is deleted before the new stream holds every event of the
+new log, so a failure anywhere (SendCommand refused, the script failing before the swap, a
+command ending Undeliverable / TimedOut / Cancelled, the wait timing out, Ctrl-C) leaves the
+events delivered before where they were. Once verified, the instance's earlier streams (its
+`<instance id>` stream of the agent's first config, and earlier `…/simulated-…` runs, complete
+or not) are removed, so the group holds exactly the new log, as insights and the dashboard
+read it; `keep_earlier` keeps them. A re-run after a failure is a new run: it converges to
+exactly the new log the same way. The first log is kept on the instance as
+`access_log.before-cafepipe`, the previous simulated log as `access_log.previous-simulation`.
 The same seed and size give the same object key (the object is overwritten); its content
 changes only because the simulated time window ends "now".
 
 On the emulator no instance runs anything: moto records the SSM command (checked here for its
 content) and executes nothing, and has no DescribeInstanceInformation. There the events are
-delivered with `ship` into the same stream the agent would write, so insights and the
-dashboard see exactly what a real agent would have delivered.
+delivered with `ship` into this run's stream, exactly once (its checkpoint), so insights and
+the dashboard see exactly what a real agent would have delivered.
 """
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
+import secrets
 import shlex
 import shutil
 import time
@@ -42,8 +53,9 @@ from cafepipe import config as cfg
 from cafepipe.aws import AwsClients, aws_error_hint, describe_client_error
 from cafepipe.config import StackConfig
 from cafepipe.deploy.templating import render_template
-from cafepipe.errors import AwsError, CafepipeError, UsageError
+from cafepipe.errors import EXIT_INTERRUPTED, AwsError, CafepipeError, UsageError
 from cafepipe.logs import ship, ssm
+from cafepipe.logs.checkpoint import CheckpointStore
 from cafepipe.reporting import SILENT, Reporter
 
 SCRIPT_TEMPLATE = "ssm/simulate_logs.sh.j2"
@@ -63,6 +75,8 @@ CLOCK_SKEW_MARGIN_MS = 5 * 60 * 1000
 DELIVERY_MARGIN_DAYS = 0.5
 MAX_DAYS = ship.MAX_AGE_DAYS - DELIVERY_MARGIN_DAYS
 PROGRESS_MIN_LINES = 500_000
+# `<instance id>/simulated-<run id>`: the stream of one run (docs/delivery.md).
+RUN_STREAM_MARK = "/simulated-"
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -125,14 +139,57 @@ def agent_state_file_name(file_path: str) -> str:
     return file_path.replace("/", "_").replace(" ", "_").replace(":", "_")
 
 
+def new_run_id(now: datetime | None = None) -> str:
+    """A run's id: its UTC start time and 4 random hex digits (sorts by time, never repeats)."""
+    moment = now or datetime.now(timezone.utc)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def run_stream_name(instance_id: str, run_id: str) -> str:
+    """The log stream one run of simulate-logs delivers into."""
+    return f"{instance_id}{RUN_STREAM_MARK}{run_id}"
+
+
+def is_earlier_stream(name: str, instance_id: str, current: str) -> bool:
+    """A stream of this instance that a verified run replaces: the agent's first stream
+    (`<instance id>`) or an earlier run's."""
+    if name == current:
+        return False
+    return name == instance_id or name.startswith(f"{instance_id}{RUN_STREAM_MARK}")
+
+
+def agent_config_for_run(config: StackConfig, log_stream: str) -> dict[str, Any]:
+    """The stack's CloudWatch agent config, with the access log going to `log_stream`."""
+    from cafepipe.deploy.render import agent_config
+
+    rendered = copy.deepcopy(agent_config(config))
+    entries = rendered["logs"]["logs_collected"]["files"]["collect_list"]
+    access = [entry for entry in entries if entry.get("file_path") == cfg.ACCESS_LOG_PATH]
+    if len(access) != 1:
+        raise CafepipeError(
+            f"the agent config collects {cfg.ACCESS_LOG_PATH} {len(access)} times, not once"
+        )
+    access[0]["log_stream_name"] = log_stream
+    return rendered
+
+
 def render_simulate_script(
-    *, source_url: str, region: str, expected_lines: int, root: str = ""
+    *,
+    source_url: str,
+    region: str,
+    expected_lines: int,
+    log_stream: str,
+    agent_config: Mapping[str, Any],
+    root: str = "",
 ) -> str:
     """The instance script; `root` prefixes every instance path (tests run it in a sandbox)."""
     quote = shlex.quote
     return render_template(
         SCRIPT_TEMPLATE,
         root=quote(root),
+        log_stream=quote(log_stream),
+        # Inside a quoted heredoc: written as is, never expanded by the shell.
+        agent_config_json=json.dumps(agent_config, indent=2, sort_keys=True),
         access_log_path=quote(cfg.ACCESS_LOG_PATH),
         agent_ctl=quote(cfg.AGENT_CTL),
         agent_config_path=quote(cfg.AGENT_CONFIG_PATH),
@@ -229,21 +286,51 @@ def upload_log(s3: Any, path: Path, bucket: str, key: str, reporter: Reporter = 
         ) from exc
 
 
-def reset_stream(logs: Any, log_group: str, log_stream: str) -> bool:
-    """Delete the stream so it will hold only the new log; False when there was none."""
+def earlier_streams(logs: Any, log_group: str, instance_id: str, current: str) -> list[str]:
+    """The instance's streams in the group that the verified run `current` replaces."""
+    names: list[str] = []
     try:
-        logs.delete_log_stream(logGroupName=log_group, logStreamName=log_stream)
+        paginator = logs.get_paginator("describe_log_streams")
+        for page in paginator.paginate(logGroupName=log_group, logStreamNamePrefix=instance_id):
+            names += [s["logStreamName"] for s in page.get("logStreams", [])]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        if (
-            isinstance(exc, botocore.exceptions.ClientError)
-            and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-        ):
-            return False
         raise AwsError(
-            f"cannot clear the log stream {log_group}/{log_stream}: {describe_client_error(exc)}",
-            aws_error_hint(exc) or "the credentials need logs:DeleteLogStream",
+            f"the new log is complete in {log_group}/{current}, but the earlier streams cannot "
+            f"be listed: {describe_client_error(exc)}",
+            (aws_error_hint(exc) or "the credentials need logs:DescribeLogStreams")
+            + "; until they are removed insights over the group counts them too",
         ) from exc
-    return True
+    return sorted(name for name in names if is_earlier_stream(name, instance_id, current))
+
+
+def remove_streams(logs: Any, log_group: str, names: list[str], current: str) -> list[str]:
+    """Delete these streams (ones already gone are fine); the names removed."""
+    removed = []
+    for name in names:
+        try:
+            logs.delete_log_stream(logGroupName=log_group, logStreamName=name)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            if (
+                isinstance(exc, botocore.exceptions.ClientError)
+                and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+            ):
+                continue
+            left = ", ".join(n for n in names if n not in removed)
+            raise AwsError(
+                f"the new log is complete in {log_group}/{current}, but removing the earlier "
+                f"stream {name} failed: {describe_client_error(exc)}",
+                (aws_error_hint(exc) or "the credentials need logs:DeleteLogStream")
+                + f"; still there: {left} (re-run simulate-logs, or delete them with "
+                f"aws logs delete-log-stream --log-group-name {log_group} --log-stream-name …)",
+            ) from exc
+        removed.append(name)
+    return removed
+
+
+class SimulateInterrupted(CafepipeError):
+    """Ctrl-C during simulate-logs: exit 130; nothing delivered before was removed."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def count_events_insights(
@@ -322,7 +409,11 @@ class SimulateResult:
     events_arrived: int
     command_id: str
     command_status: str
-    stream_reset: bool
+    run_id: str = ""
+    # The instance's earlier streams: removed once this run's stream was verified complete,
+    # or kept (keep_earlier, or a run that did not verify).
+    earlier_streams_removed: list[str] = field(default_factory=list)
+    earlier_streams_kept: list[str] = field(default_factory=list)
     instance_output: str = ""
     shipped: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -400,6 +491,8 @@ def simulate_logs(
     generate: LogGenerator,
     *,
     reporter: Reporter = SILENT,
+    keep_earlier: bool = False,
+    run_id: str | None = None,
     online_timeout: float = 600.0,
     command_timeout: float = 1800.0,
     verify_timeout: float = 900.0,
@@ -408,8 +501,85 @@ def simulate_logs(
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
 ) -> SimulateResult:
-    """Generate, upload, swap over SSM (or ship, on the emulator), and verify every event."""
+    """Generate, upload, swap over SSM (or ship, on the emulator) into a stream of this run's
+    own, verify every event, and only then remove the instance's earlier streams."""
     options = validate_options(options, config.log_retention_days)
+    instance_id = str(outputs["instance_id"])
+    log_group = str(outputs["access_log_group"])
+    run = run_id or new_run_id()
+    stream = run_stream_name(instance_id, run)
+    try:
+        outcome = _simulate_run(
+            config,
+            outputs,
+            clients,
+            options,
+            generate,
+            run,
+            stream,
+            reporter=reporter,
+            online_timeout=online_timeout,
+            command_timeout=command_timeout,
+            verify_timeout=verify_timeout,
+            poll_interval=poll_interval,
+            verify_interval=verify_interval,
+            sleep=sleep,
+            clock=clock,
+        )
+    except (KeyboardInterrupt, ship.ShipInterrupted):
+        raise SimulateInterrupted(
+            f"interrupted: nothing was removed from {log_group}; the events delivered before "
+            "are all still there",
+            "re-run simulate-logs: a new run replaces the earlier streams only once it is complete",
+        ) from None
+    except CafepipeError as exc:
+        # Every failure before the verification leaves the group as it was: say so.
+        untouched = (
+            f"nothing was removed from {log_group}: the events delivered before are still "
+            "there; a re-run delivers into a new stream and replaces the earlier ones only "
+            "once it is complete"
+        )
+        exc.hint = f"{exc.hint}; {untouched}" if exc.hint else untouched
+        raise
+
+    if keep_earlier:
+        outcome.earlier_streams_kept = earlier_streams(
+            clients.client("logs"), log_group, instance_id, stream
+        )
+    else:
+        names = earlier_streams(clients.client("logs"), log_group, instance_id, stream)
+        outcome.earlier_streams_removed = remove_streams(
+            clients.client("logs"), log_group, names, stream
+        )
+    _write_run(config, outcome)
+    return outcome
+
+
+def _write_run(config: StackConfig, outcome: SimulateResult) -> None:
+    (simulated_dir(config) / LAST_RUN_DIR / RUN_FILE).write_text(
+        json.dumps(outcome.to_json(), indent=2, sort_keys=True) + "\n"
+    )
+
+
+def _simulate_run(
+    config: StackConfig,
+    outputs: Mapping[str, Any],
+    clients: AwsClients,
+    options: SimulateOptions,
+    generate: LogGenerator,
+    run_id: str,
+    stream: str,
+    *,
+    reporter: Reporter,
+    online_timeout: float,
+    command_timeout: float,
+    verify_timeout: float,
+    poll_interval: float,
+    verify_interval: float,
+    sleep: Sleep,
+    clock: Clock,
+) -> SimulateResult:
+    """Everything up to a verified stream; raises before that, having removed nothing."""
     instance_id = str(outputs["instance_id"])
     bucket = str(outputs["bucket_name"])
     log_group = str(outputs["access_log_group"])
@@ -428,7 +598,11 @@ def simulate_logs(
 
     source_url = f"s3://{bucket}/{key}"
     script = render_simulate_script(
-        source_url=source_url, region=config.region, expected_lines=local.lines
+        source_url=source_url,
+        region=config.region,
+        expected_lines=local.lines,
+        log_stream=stream,
+        agent_config=agent_config_for_run(config, stream),
     )
     started = time.perf_counter()
     if config.emulated:
@@ -445,8 +619,7 @@ def simulate_logs(
         )
     seconds["wait_online"] = time.perf_counter() - started
 
-    stream_reset = reset_stream(logs, log_group, instance_id)
-    # The stream was just emptied, so a wide margin only guards against clock skew.
+    # A new stream: only the clock's skew can make an earlier event look like this run's.
     ingested_since_ms = int(time.time() * 1000) - CLOCK_SKEW_MARGIN_MS
     command_id = ssm.send_shell_script(
         ssm_client, instance_id, script, comment=f"cafepipe simulate-logs {options.label}"
@@ -458,13 +631,22 @@ def simulate_logs(
         command_status = _check_recorded_command(ssm_client, command_id, instance_id, script)
         reporter.warn(
             "emulator: no instance runs the script (moto records SSM commands "
-            f"and executes nothing); shipping the log into {log_group}/{instance_id} instead",
+            f"and executes nothing); shipping the log into {log_group}/{stream} instead",
         )
         result = ship.ship_file(
-            logs, local.path, log_group, instance_id, reporter=reporter, sleep=sleep
+            clients.single_attempt_client("logs"),
+            local.path,
+            log_group,
+            stream,
+            reporter=reporter,
+            sleep=sleep,
+            checkpoints=CheckpointStore(
+                config.stack_dir / ship.SHIP_CHECKPOINT_DIR, config.endpoint_url, config.region
+            ),
+            confirm_wait=0.0,
         )
         shipped = result.to_json()
-        arrived = ship.count_stream_events(logs, log_group, instance_id)
+        arrived = ship.count_stream_events(logs, log_group, stream)
     else:
         with reporter.status("running the swap script on the instance…") as update:
             invocation = ssm.wait_for_command(
@@ -481,7 +663,7 @@ def simulate_logs(
         arrived = _wait_for_events(
             logs,
             log_group,
-            instance_id,
+            stream,
             local,
             ingested_since_ms,
             timeout=verify_timeout,
@@ -496,7 +678,7 @@ def simulate_logs(
         emulated=config.emulated,
         instance_id=instance_id,
         log_group=log_group,
-        log_stream=instance_id,
+        log_stream=stream,
         bucket=bucket,
         key=key,
         local_log=str(local.path),
@@ -506,28 +688,27 @@ def simulate_logs(
         events_arrived=arrived,
         command_id=command_id,
         command_status=command_status,
-        stream_reset=stream_reset,
+        run_id=run_id,
         instance_output=instance_output,
         shipped=shipped,
         seconds=seconds,
     )
-    (simulated_dir(config) / LAST_RUN_DIR / RUN_FILE).write_text(
-        json.dumps(outcome.to_json(), indent=2, sort_keys=True) + "\n"
-    )
+    _write_run(config, outcome)
     if arrived > local.events:
         raise CafepipeError(
-            f"{arrived:,} events arrived in {log_group}/{instance_id} for {local.events:,} "
+            f"{arrived:,} events arrived in {log_group}/{stream} for {local.events:,} "
             "lines: the agent read part of the file twice",
-            "re-run (it is safe): the stream is cleared and the file read once from the start",
+            "re-run: the new run gets a stream of its own and the agent reads its file once "
+            "from the start",
         )
     if not outcome.verified:
         raise CafepipeError(
-            f"only {arrived:,} of {local.events:,} events arrived in {log_group}/{instance_id} "
+            f"only {arrived:,} of {local.events:,} events arrived in {log_group}/{stream} "
             f"within {verify_timeout:.0f} s",
             "check on the instance: the agent log "
             "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log, that the "
             f"agent config collects {cfg.ACCESS_LOG_PATH}, that the role may logs:PutLogEvents; "
-            "then re-run (it is safe)",
+            "then re-run",
         )
     return outcome
 

@@ -34,7 +34,8 @@ NOT_ONLINE_CAUSES = (
     "(/etc/amazon/ssm/amazon-ssm-agent.json, UseDualStackEndpoint) or the subnet has no "
     "IPv6 route (`aws ec2 get-console-output --latest --instance-id <id>` shows the first "
     "boot's log)",
-    "the instance profile's role is not attached or lacks AmazonSSMManagedInstanceCore",
+    "the instance profile's role is not attached or lacks the SSM agent's permissions "
+    "(ssm:UpdateInstanceInformation, ec2messages:*, ssmmessages:*)",
     "the SSM agent is not installed or not running (it is preinstalled on Amazon Linux 2023)",
 )
 

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cafepipe.cafe.limits import LOGS_MAX_EVENT_AGE, LOGS_MAX_EVENT_AGE_DAYS, LOGS_MAX_EVENT_FUTURE
+from cafepipe.cafe.limits import (
+    LOGS_MAX_EVENT_AGE,
+    LOGS_MAX_EVENT_AGE_DAYS,
+    LOGS_MAX_EVENT_FUTURE,
+    LOGS_MAX_RETENTION,
+)
 from cafepipe.errors import UsageError
 
 FORMATS = ("json", "combined")
@@ -187,6 +192,13 @@ def build_options(
         raise UsageError(
             f"the end ({end:%Y-%m-%dT%H:%M:%SZ}) is not after "
             f"the start ({start:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    if end - start > LOGS_MAX_RETENTION:
+        # The insights count a time further than this from the log's median as invalid.
+        raise UsageError(
+            f"the window spans {(end - start).days} days, more than the "
+            f"{LOGS_MAX_RETENTION.days} days a log can cover",
+            "give a later --start or an earlier --end",
         )
     if lines is None:
         window = (end - start).total_seconds() / 86400

@@ -9,14 +9,16 @@ against it:
 - `status_classes`: lines per status class `"2xx"`, `"3xx"`, `"4xx"`, `"5xx"` (all four keys).
 - `top_paths`: `[[path, requests]]`, the 10 most requested paths (`request`, no query string),
   ties broken by path ascending.
-- `menu_views` / `order_requests`: lines whose path is `/cafe/menu.php` /
-  `/cafe/processOrder.php`, whatever the method, status, user agent (bots included).
+- `menu_views`: lines whose path is `/cafe/menu.php`, whatever the method, status, user agent
+  (bots included); `order_requests`: lines whose path is `/cafe/processOrder.php` and whose
+  status is not 4xx (the site refuses a bogus order with 400, a GET with 405: no order;
+  the generator writes 200, 500 and 503 there), whatever the user agent.
 - `menu_visitors` / `purchasers`: distinct `remoteIP` of those lines (bots included).
 - `conversion_rate`: purchasers / menu_visitors rounded to 4 decimals (0.0 with no visitors).
   It is per client address and counts bots, so it differs from the generator's `conversion`
   knob, which is per human session.
 - `by_city` / `by_region` / `by_country`: `[[name, menu_views, orders]]` where `orders` counts
-  the lines requesting `/cafe/processOrder.php`; grouped over all lines by the `city` /
+  the orders (as `order_requests`); grouped over all lines by the `city` /
   `region` / `country` field (combined logs: the city of `city_for_ip(remoteIP)`; the same
   name in two countries is one group); sorted by menu_views descending, then name
   ascending; the first 10 (a group with 0 menu views can appear when fewer have more).
@@ -35,12 +37,18 @@ from cafepipe.cafe import catalog, geography
 from cafepipe.cafe.metrics import conversion_rate
 from cafepipe.logs.generate.tables import Tables
 
+_CLIENT_ERROR = 2  # Tables.status_class_t: 0 = 2xx … 2 = 4xx
+
 
 class TruthCounter:
     """Accumulates the ground truth batch by batch."""
 
     def __init__(self, tables: Tables) -> None:
         self.t = tables
+        # The request kinds that are orders: the order page, not refused (4xx).
+        self.is_order_t = (tables.path_of_t == tables.order_path) & (
+            tables.status_class_t != _CLIENT_ERROR
+        )
         n_ips, n_cities = len(tables.ip_city), len(geography.CITIES)
         self.per_template = np.zeros(len(tables.templates), dtype=np.int64)
         self.hourly = np.zeros(24, dtype=np.int64)
@@ -65,7 +73,8 @@ class TruthCounter:
         self.bot_requests += int(t.ua_is_bot[t.ip_ua[ip]].sum())
         self.seen[ip] = True
         path = t.path_of_t[template]
-        menu, order = path == t.menu_path, path == t.order_path
+        menu = path == t.menu_path
+        order = self.is_order_t[template]
         self.menu_seen[ip[menu]] = True
         self.order_seen[ip[order]] = True
         city = t.ip_city[ip]
@@ -101,7 +110,7 @@ class TruthCounter:
             "status_classes": {f"{k + 2}xx": int(v) for k, v in enumerate(classes.tolist())},
             "top_paths": top_paths(path_counts),
             "menu_views": path_counts.get(catalog.MENU_PATH, 0),
-            "order_requests": path_counts.get(catalog.ORDER_PATH, 0),
+            "order_requests": int(self.per_template[self.is_order_t].sum()),
             "menu_visitors": menu_visitors,
             "purchasers": purchasers,
             "conversion_rate": conversion_rate(purchasers, menu_visitors),
