@@ -25,7 +25,7 @@ from botocore.stub import ANY, Stubber
 
 from cafepipe._lambda import weekly_report
 from cafepipe._lambda.weekly_report import QUERY_IDS, WINDOWS, build_report, report_windows
-from cafepipe.cafe import catalog
+from cafepipe.cafe import catalog, metrics
 from cafepipe.config import load_config
 from cafepipe.deploy.alerts import REPORT_SOURCE, report_bundle, report_settings
 from cafepipe.deploy.logs_insights import Event, run_query
@@ -345,12 +345,16 @@ def test_hostile_log_values_stay_inside_their_line() -> None:
     assert len(cities) == 2  # "-" is no place
     menu = {item.id: item.name for item in catalog.MENU}
     baskets = [
-        {"basket": "latte:2,latte:9999999,ghost:3,espresso:x,espresso:1", "orders": "2"},
-        {"basket": "latte:1", "orders": "not a number"},
+        # The site refuses the whole order (repeated item, absurd quantity, unknown item):
+        # it counts for nothing, as in the insights.
+        {"basket": "latte:2,latte:9999999,ghost:3,espresso:x,espresso:1", "orders": "7"},
+        {"basket": "latte:2,espresso:1", "orders": "2"},
+        {"basket": "mocha:1", "orders": "not a number"},
     ]
     assert weekly_report.items_from_baskets(baskets, menu, 10) == [
         ["latte", 4, 2],
         ["espresso", 2, 2],
+        ["mocha", 0, 0],
     ]
 
 
@@ -368,14 +372,18 @@ def test_the_weeks_do_not_overlap() -> None:
 
 
 def test_the_function_code_needs_only_the_standard_library_and_boto3() -> None:
-    source = Path(weekly_report.__file__).read_text(encoding="utf-8")
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            imported.add(node.module.split(".")[0])
-    assert imported - {"__future__"} <= set(sys.stdlib_module_names) | {"boto3", "botocore"}
+    # The zip holds the handler and the two café modules it shares with the package.
+    for module in (weekly_report, catalog, metrics):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        imported = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+        allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "catalog", "metrics"}
+        # `cafepipe` only in the import that falls back to the zip's own copies.
+        assert imported - {"__future__", "cafepipe"} <= allowed, module.__name__
 
 
 def test_the_rendered_zip_runs_its_handler_end_to_end(
@@ -384,14 +392,26 @@ def test_the_rendered_zip_runs_its_handler_end_to_end(
     config = load_config(None, SETTINGS_CONFIG, environ={})
     bundle = report_bundle(config)
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
-        assert archive.namelist() == [REPORT_SOURCE, weekly_report.CONFIG_FILE]
+        assert archive.namelist() == [
+            REPORT_SOURCE,
+            "catalog.py",
+            "metrics.py",
+            weekly_report.CONFIG_FILE,
+        ]
         archive.extractall(tmp_path)
+    # As in the Lambda runtime: the zip's root is on the path and cafepipe is not installed.
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("cafepipe.cafe.catalog", "cafepipe.cafe.metrics"):
+        monkeypatch.setitem(sys.modules, name, None)  # None: "import fails"
+    for name in ("catalog", "metrics"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     spec = importlib.util.spec_from_file_location("weekly_report_zipped", tmp_path / REPORT_SOURCE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # as Lambda's import would
     spec.loader.exec_module(module)
     assert Path(module.__file__).parent == tmp_path  # it reads the settings beside itself
+    assert module.parse_basket.__module__ == "catalog"  # the zip's own copy of the rule
 
     logs, sns = logs_client(), sns_client()
     topic = "arn:aws:sns:us-east-1:123456789012:cafepipe-cafe-alerts"

@@ -10,8 +10,10 @@ Peak memory is measured around each run, in a process of its own.
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -353,3 +355,40 @@ def test_a_line_that_grows_when_cleaned_is_invalid_not_fatal(tmp_path: Path) -> 
     path.write_bytes(b"\n".join([*lines, b"\xff" * 700_000, b"\r" * 700_000]) + b"\n")
     loaded = load_log(path)
     assert (loaded.lines, loaded.invalid_lines) == (52, 2)
+
+
+def _reference_lines(data: bytes, limit: int) -> list[str]:
+    """The line rule written plainly: NUL runs split lines and are one line each; a CR just
+    before a line end (LF, or a NUL run) belongs to the line end."""
+    lines = []
+    for raw in data.split(b"\n"):
+        raw = raw.removesuffix(b"\r")
+        pieces = re.split(rb"(\x00+)", raw)
+        for index, piece in enumerate(pieces):
+            if index + 1 < len(pieces):  # a NUL run follows
+                piece = piece.removesuffix(b"\r")
+            if piece.startswith(b"\x00"):
+                lines.append("\ufffd")
+            elif piece:
+                cleaned = piece.replace(b"\r", "\ufffd".encode())
+                lines.append(
+                    "\ufffd" if len(cleaned) > limit else cleaned.decode("utf-8", "replace")
+                )
+    return [line for line in lines if line]
+
+
+def test_clean_copy_follows_the_line_rule_across_chunk_edges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tiny chunks and limit: every NUL run, over-long line and CRLF meets a chunk edge."""
+    from cafepipe.insights import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "_CLEAN_CHUNK", 7)
+    monkeypatch.setattr(duckdb_engine, "MAX_LINE_BYTES", 20)
+    rng = random.Random(5)
+    pieces = [b"a", b"line", b"\n", b"\r\n", b"\r", b"\x00", b"\x00" * 30, b"x" * 25, b"\xff",
+              "é".encode(), b" ", b"{}"]  # fmt: skip
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40)))
+        text = "".join(duckdb_engine._clean_blocks(io.BytesIO(data)))
+        assert [line for line in text.split("\n") if line] == _reference_lines(data, 20), data

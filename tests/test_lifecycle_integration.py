@@ -87,6 +87,15 @@ def test_orphans_made_by_hand_are_listed_and_removed_and_look_alikes_left(
         iam.create_instance_profile(InstanceProfileName=f"{role}-profile", **extra)
         iam.add_role_to_instance_profile(InstanceProfileName=f"{role}-profile", RoleName=role)
 
+    sns, events, kms = (clients.client(s) for s in ("sns", "events", "kms"))
+    topic = sns.create_topic(Name=f"cafepipe-{stack}-alerts", Tags=tag)["TopicArn"]
+    other_topic = sns.create_topic(Name=f"cafepipe-{stack}-look-alike")["TopicArn"]
+    rule = f"cafepipe-{stack}-weekly-report"
+    events.put_rule(Name=rule, ScheduleExpression="rate(7 days)", Tags=tag)
+    events.put_targets(Rule=rule, Targets=[{"Id": "report", "Arn": topic}])
+    key = kms.create_key(Tags=[{"TagKey": "cafepipe:stack", "TagValue": stack}])["KeyMetadata"]
+    other_key = kms.create_key()["KeyMetadata"]["KeyId"]
+
     base = ["--stack", stack, "--state-dir", str(tmp_path), "--endpoint-url", emulator.url]
     status = _cafepipe(base, "status", "--json")
     assert status.returncode == 0, status.stderr
@@ -101,9 +110,12 @@ def test_orphans_made_by_hand_are_listed_and_removed_and_look_alikes_left(
         ("log_group", f"{stack}/apache/access"),
         ("role", f"cafepipe-{stack}-instance"),
         ("instance_profile", f"cafepipe-{stack}-instance-profile"),
+        ("topic", topic),
+        ("event_rule", rule),
+        ("kms_key", key["KeyId"]),
     }
     table = _cafepipe(base, "status")
-    assert "7 orphaned resource(s)" in table.stdout and mine["vpc"] in table.stdout
+    assert "10 orphaned resource(s)" in table.stdout and mine["vpc"] in table.stdout
 
     destroyed = _cafepipe(base, "destroy", "--yes", "--json")
     assert destroyed.returncode == 0, destroyed.stderr
@@ -127,6 +139,11 @@ def test_orphans_made_by_hand_are_listed_and_removed_and_look_alikes_left(
     assert [p["InstanceProfileName"] for p in profiles if stack in p["InstanceProfileName"]] == [
         f"cafepipe-{stack}-look-alike-profile"
     ]
+    topics = {t["TopicArn"] for t in sns.list_topics()["Topics"]}
+    assert topic not in topics and other_topic in topics
+    assert events.list_rules(NamePrefix=rule)["Rules"] == []
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert kms.describe_key(KeyId=other_key)["KeyMetadata"]["KeyState"] == "Enabled"
     again = json.loads(_cafepipe(base, "status", "--json").stdout)
     assert again["orphans"] == []
 

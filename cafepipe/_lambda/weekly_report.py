@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+# The café's rules, one definition each: the zip carries cafepipe/cafe/catalog.py and
+# metrics.py beside this file (standard library only); inside the package they are imported.
+try:
+    from cafepipe.cafe.catalog import parse_basket
+    from cafepipe.cafe.metrics import conversion_rate
+except ImportError:  # pragma: no cover - the Lambda runtime, where the zip is the path
+    from catalog import parse_basket  # type: ignore[no-redef]
+    from metrics import conversion_rate  # type: ignore[no-redef]
 
 CONFIG_FILE = "report_config.json"
 WEEK = timedelta(days=7)
@@ -47,7 +55,6 @@ SHOWN = 5  # cities and items listed in the e-mail
 SUBJECT_LIMIT = 99  # SNS: under 100 ASCII characters, no line breaks
 # Time kept back from the function's timeout to publish the report.
 PUBLISH_MARGIN_SECONDS = 15.0
-_QTY_RE = re.compile(r"^[0-9]{1,6}$")  # a longer "quantity" is a visitor's invention
 
 
 @dataclass
@@ -221,27 +228,21 @@ def clean_text(value: Any, limit: int = 40) -> str:
     return text[: limit - 1] + "…" if len(text) > limit else text
 
 
-def conversion_rate(purchasers: int, menu_visitors: int) -> float:
-    """Purchasers / menu visitors, 4 decimals (cafepipe.cafe.metrics: the same definition)."""
-    return round(purchasers / menu_visitors, 4) if menu_visitors > 0 else 0.0
-
-
 def items_from_baskets(
     rows: list[dict[str, str]], menu: Mapping[str, str], top: int
 ) -> list[list[Any]]:
     """`stats count(*) as orders by basket` rows → [[item, quantity, orders]], most sold first.
 
-    A basket is `id:qty,id:qty`; unknown items and bad quantities are skipped (the catalog's
-    `parse_order_query` rule).
+    A basket is `id:qty,id:qty`; one the site would refuse counts for nothing (the catalog's
+    `parse_basket`, the rule the site and the insights use).
     """
     quantity: dict[str, int] = {}
     orders: dict[str, int] = {}
     for row in rows:
         count = _int(row.get("orders"))
-        for entry in str(row.get("basket") or "").split(","):
-            item, _, qty = entry.partition(":")
-            if item in menu and _QTY_RE.match(qty):
-                quantity[item] = quantity.get(item, 0) + int(qty) * count
+        for item, qty in parse_basket(str(row.get("basket") or "")) or []:
+            if item in menu:
+                quantity[item] = quantity.get(item, 0) + qty * count
                 orders[item] = orders.get(item, 0) + count
     ranked = sorted(quantity, key=lambda item: (-quantity[item], item))[:top]
     return [[item, quantity[item], orders[item]] for item in ranked]

@@ -220,8 +220,9 @@ def destroy(state: CliState, yes: bool, as_json: bool, forget: bool, lock_timeou
     and removed with the rest after the same question: instances, then network interfaces
     and endpoints, subnets, route tables and gateways, security groups, the VPC; buckets
     (emptied first: their logs are gone for good), log groups, dashboards, alarms, saved
-    queries, roles with their profiles and policies, CloudFront. Nothing without the stack's
-    tag is touched. Ctrl-C once stops after the deletions in progress; run it again to finish.
+    queries, the alerts' schedule, function, topic and key, roles with their profiles and
+    policies, CloudFront. Nothing without the stack's tag is touched. Ctrl-C once stops after
+    the deletions in progress; run it again to finish.
 
     \b
     JSON: {"stack", "destroyed", "resources", "orphans_deleted", "forgotten_state",

@@ -56,11 +56,15 @@ def report_settings(config: StackConfig) -> dict[str, Any]:
 def report_bundle(config: StackConfig) -> bytes:
     """The function's zip: the handler and its settings, deterministic."""
     source = resources.files("cafepipe._lambda").joinpath(REPORT_SOURCE).read_bytes()
+    cafe = resources.files("cafepipe.cafe")
     settings = json.dumps(report_settings(config), indent=2, ensure_ascii=False, sort_keys=True)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in (
             (REPORT_SOURCE, source),
+            # The basket rule and the conversion rate, as the site and the insights define them.
+            ("catalog.py", cafe.joinpath("catalog.py").read_bytes()),
+            ("metrics.py", cafe.joinpath("metrics.py").read_bytes()),
             (weekly_report.CONFIG_FILE, (settings + "\n").encode()),
         ):
             entry = zipfile.ZipInfo(name, date_time=ZIP_DATE)

@@ -4,10 +4,12 @@ Every resource of a stack carries the tag `cafepipe:stack = <stack>` (the provid
 default_tags, and `volume_tags`/`aws_ec2_tag` where default_tags do not reach). This module
 finds them without Terraform: `status` lists those its state does not hold (orphans: made by
 a run stopped at once, or by hand), `destroy` removes them, and its proof at the end is that
-nothing tagged is left. Two kinds cannot carry tags — CloudWatch dashboards and Logs Insights
-query definitions — and are found by the names only this stack uses (`<stack>-dashboard`,
-`cafepipe/<stack>/…`). Nothing else is ever touched: a resource without the stack's tag is
-left alone even inside a tagged VPC (the VPC is then reported as not removable).
+nothing tagged is left. A few kinds cannot carry tags — CloudWatch dashboards, Logs Insights
+query definitions, EventBridge schedules, KMS aliases — and are found by the names only this
+stack uses (`<stack>-dashboard`, `cafepipe/<stack>/…`, `cafepipe-<stack>-weekly-report`,
+`alias/cafepipe-<stack>-alerts`). Nothing else
+is ever touched: a resource without the stack's tag is left alone even inside a tagged VPC
+(the VPC is then reported as not removable).
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ KINDS: dict[str, str] = {
     "dashboard": "dashboard",
     "alarm": "alarm",
     "query_definition": "query definition",
+    # The alerts (with `alert_email`): the schedule and rule before the function they start,
+    # the function before the topic it publishes to, the topic before its key.
+    "schedule": "EventBridge schedule",
+    "event_rule": "EventBridge rule",
+    "function": "Lambda function",
+    "topic": "SNS topic",
+    "kms_alias": "KMS alias",
+    "kms_key": "KMS key",
     "instance_profile": "instance profile",
     "role": "role",
 }
@@ -295,6 +305,59 @@ def _cloudfront(clients: AwsClients, config: StackConfig) -> list[Found]:
     return found
 
 
+def _alerts(clients: AwsClients, config: StackConfig) -> list[Found]:
+    """The alerts' topic, function, rule and key by tag; its schedule and alias by name."""
+    prefix = f"cafepipe-{config.stack}-"
+    found = []
+    sns = clients.client("sns")
+    for topic in _pages(sns, "list_topics", "Topics"):
+        tags = sns.list_tags_for_resource(ResourceArn=topic["TopicArn"]).get("Tags")
+        if _tags(tags).get(TAG_KEY) == config.stack:
+            found.append(Found("topic", topic["TopicArn"], topic["TopicArn"].split(":")[-1]))
+    functions = clients.client("lambda")
+    for function in _pages(functions, "list_functions", "Functions"):
+        tags = functions.list_tags(Resource=function["FunctionArn"]).get("Tags", {})
+        if tags.get(TAG_KEY) == config.stack:
+            found.append(Found("function", function["FunctionName"]))
+    events = clients.client("events")
+    for rule in _pages(events, "list_rules", "Rules", NamePrefix=prefix):
+        tags = events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags")
+        if _tags(tags).get(TAG_KEY) == config.stack:
+            found.append(Found("event_rule", rule["Name"]))
+    try:
+        schedules = list(_pages(clients.client("scheduler"), "list_schedules", "Schedules",
+                                NamePrefix=prefix))  # fmt: skip
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) not in UNSUPPORTED_CODES:
+            raise
+        schedules = []
+    # Exact names: a prefix would also match another stack's ("cafe-x" starts with "cafe").
+    schedule = f"{prefix}weekly-report"
+    found += [
+        Found("schedule", s["Name"], by_name=True) for s in schedules if s["Name"] == schedule
+    ]
+    kms = clients.client("kms")
+    for key in _pages(kms, "list_keys", "Keys"):
+        try:
+            tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags")
+            if (
+                _tags({"Key": t.get("TagKey"), "Value": t.get("TagValue")} for t in tags or []).get(
+                    TAG_KEY
+                )
+                != config.stack
+            ):
+                continue
+            state = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"].get("KeyState")
+        except botocore.exceptions.ClientError:
+            continue  # AWS's own keys, or keys not ours to read: not this stack's
+        if state not in ("PendingDeletion", "PendingReplicaDeletion"):
+            found.append(Found("kms_key", key["KeyId"]))
+    for alias in _pages(kms, "list_aliases", "Aliases"):
+        if alias.get("AliasName") == f"alias/{prefix}alerts":
+            found.append(Found("kms_alias", alias["AliasName"], by_name=True))
+    return found
+
+
 DISCOVERERS: tuple[Callable[[AwsClients, StackConfig], list[Found]], ...] = (
     _cloudfront,
     _ec2,
@@ -302,6 +365,7 @@ DISCOVERERS: tuple[Callable[[AwsClients, StackConfig], list[Found]], ...] = (
     _log_groups,
     _cloudwatch,
     _query_definitions,
+    _alerts,
     _iam,
 )
 
@@ -316,8 +380,8 @@ def find_stack_resources(clients: AwsClients, config: StackConfig) -> list[Found
         except botocore.exceptions.ClientError as exc:
             raise AwsError(
                 f"could not look for the stack's resources: {describe_client_error(exc)}",
-                "the credentials need read access to EC2, S3, CloudWatch, Logs, IAM and "
-                "CloudFront to find what the stack left",
+                "the credentials need read access to EC2, S3, CloudWatch, Logs, IAM, "
+                "CloudFront, SNS, Lambda, EventBridge and KMS to find what the stack left",
             ) from exc
     order = list(KINDS)
     return sorted(set(found), key=lambda f: (order.index(f.kind), f.id))
@@ -561,6 +625,20 @@ def _delete_vpc_origin(clients: AwsClients, item: Found, waits: Waits) -> None:
     waits.until(gone, f"CloudFront VPC origin {item.id} to be deleted")
 
 
+def _delete_event_rule(clients: AwsClients, item: Found, _waits: Waits) -> None:
+    events = clients.client("events")
+    targets = [t["Id"] for t in events.list_targets_by_rule(Rule=item.id).get("Targets", [])]
+    if targets:  # a rule with targets cannot be deleted
+        events.remove_targets(Rule=item.id, Ids=targets)
+    events.delete_rule(Name=item.id)
+
+
+def _delete_kms_key(clients: AwsClients, item: Found, _waits: Waits) -> None:
+    # A key is never deleted at once: AWS waits out a window (7 days, the shortest), during
+    # which it can be cancelled; it is unusable meanwhile and no longer counts as the stack's.
+    clients.client("kms").schedule_key_deletion(KeyId=item.id, PendingWindowInDays=7)
+
+
 def _ec2_call(operation: str, parameter: str) -> Callable[[AwsClients, Found, Waits], None]:
     def delete(clients: AwsClients, item: Found, _waits: Waits) -> None:
         getattr(clients.client("ec2"), operation)(**{parameter: item.id})
@@ -593,6 +671,12 @@ _DELETERS: dict[str, Callable[[AwsClients, Found, Waits], None]] = {
     "query_definition": lambda c, item, _w: c.client("logs").delete_query_definition(
         queryDefinitionId=item.id
     ),
+    "schedule": lambda c, item, _w: c.client("scheduler").delete_schedule(Name=item.id),
+    "event_rule": _delete_event_rule,
+    "function": lambda c, item, _w: c.client("lambda").delete_function(FunctionName=item.id),
+    "topic": lambda c, item, _w: c.client("sns").delete_topic(TopicArn=item.id),
+    "kms_alias": lambda c, item, _w: c.client("kms").delete_alias(AliasName=item.id),
+    "kms_key": _delete_kms_key,
     "instance_profile": _delete_instance_profile,
     "role": _delete_role,
 }

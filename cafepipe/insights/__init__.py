@@ -71,7 +71,10 @@ def run_duckdb(
 
     with local_copy(source, clients, since) as path:
         loaded = load_log(path, log_format, since)
-        rows = run_catalog(loaded)
+        try:
+            rows = run_catalog(loaded)
+        finally:
+            loaded.close()
     data = summarize(rows, loaded.invalid_lines)
     meta = {
         "source": source.label,

@@ -21,9 +21,11 @@ one is read from a clean copy made in bounded memory (`_clean_blocks`).
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
 import re
+import shutil
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -68,7 +70,7 @@ MAX_PROCESS_MICROSECONDS = 86_400 * 1_000_000
 # A time more than ten years (the longest CloudWatch Logs keeps events) from the log's median
 # time is no time this log covers. The generator's windows are no longer.
 TIME_WINDOW = LOGS_MAX_RETENTION
-# Read 1 MiB at a time when a copy is cleaned: no more than MAX_LINE_BYTES is ever held.
+# Read 1 MiB at a time when a copy is cleaned: a line longer than MAX_LINE_BYTES is never held.
 _CLEAN_CHUNK = 1024 * 1024
 # What a NUL run or an over-long line becomes in a cleaned copy: one line no parser takes.
 _INVALID_MARK = "\ufffd"
@@ -114,6 +116,13 @@ def strict_json(text: str) -> bool:
     return True
 
 
+# DuckDB's working memory: what it holds beyond this (the parsed table's blocks, a large
+# aggregate's hash table) goes to its database file and temp space, so a log of any size is
+# read in bounded memory. Two cores share the machine: one thread each.
+MEMORY_LIMIT = "400MB"
+THREADS = 2
+
+
 @dataclass
 class LoadedLog:
     """A log parsed into a DuckDB connection's `logs` table."""
@@ -122,6 +131,32 @@ class LoadedLog:
     log_format: str
     lines: int
     invalid_lines: int
+    workdir: Path | None = None  # the database file and temp space, removed by close()
+
+    def close(self) -> None:
+        """Close the connection and remove its database file (idempotent)."""
+        self.connection.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+
+def _open_database() -> tuple[duckdb.DuckDBPyConnection, Path]:
+    # A database file, not memory: DuckDB stores the parsed table compressed (dictionary,
+    # FSST, bit-packing: a million lines in ~15 MB), and spills to the same folder past
+    # MEMORY_LIMIT. The folder goes when the log is closed, or at exit at the latest.
+    workdir = Path(tempfile.mkdtemp(prefix="cafepipe-duckdb-"))
+    atexit.register(shutil.rmtree, workdir, True)
+    con = duckdb.connect(
+        str(workdir / "log.duckdb"),
+        config={
+            "memory_limit": MEMORY_LIMIT,
+            "threads": THREADS,
+            "temp_directory": str(workdir / "spill"),
+            "preserve_insertion_order": False,
+        },
+    )
+    return con, workdir
 
 
 def detect_format(path: Path) -> str:
@@ -221,19 +256,25 @@ _NUL_RUN = re.compile(rb"\x00+")
 _MARK = _INVALID_MARK.encode()
 
 
-def _mark_long_lines(lines: list[bytes]) -> list[bytes]:
-    return [_MARK if len(line) > MAX_LINE_BYTES else line for line in lines]
+def _clean_lines(head: bytes) -> str:
+    # Whole lines: CRLF ends become LF, a CR left inside a line U+FFFD, an over-long line the
+    # mark, bytes that are not UTF-8 U+FFFD.
+    head = head.replace(b"\r\n", b"\n").replace(b"\r", "\ufffd".encode())
+    lines = head.split(b"\n")
+    if max(map(len, lines)) > MAX_LINE_BYTES:
+        head = b"\n".join(_MARK if len(line) > MAX_LINE_BYTES else line for line in lines)
+    return head.decode("utf-8", "replace")
 
 
 def _clean_blocks(source: _Readable) -> Iterator[str]:
-    """`source` as text in blocks of whole lines, never holding more than ~2 MiB.
+    """`source` as text in blocks of whole lines, holding a few MiB at most.
 
     Undecodable bytes become U+FFFD and CRLF line ends LF (a carriage return inside a line
     becomes U+FFFD). A run of NUL bytes (what a crash leaves where lines were not written)
     ends the line before it and is one invalid line of its own; a line longer than
     MAX_LINE_BYTES is one invalid line. Both are written as `_INVALID_MARK`.
     """
-    pending = b""  # the start of a line not ended yet, at most MAX_LINE_BYTES
+    pending = b""  # the start of a line not ended yet, at most MAX_LINE_BYTES + 1
     too_long = False  # dropping the rest of an over-long line
     in_nul_run = False  # the last chunk ended inside a NUL run (already marked)
     while chunk := source.read(_CLEAN_CHUNK):
@@ -247,23 +288,18 @@ def _clean_blocks(source: _Readable) -> Iterator[str]:
         data = pending + chunk
         end = data.rfind(b"\n")
         if end < 0:
-            too_long = too_long or len(data) > MAX_LINE_BYTES
+            too_long = too_long or len(data) > MAX_LINE_BYTES + 1  # + a CR of a CRLF
             pending = b"" if too_long else data
             continue
         head, pending = data[: end + 1], data[end + 1 :]
         if too_long:  # the over-long line ends at the block's first line end
             head = _MARK + head[head.index(b"\n") :]
-        too_long = len(pending) > MAX_LINE_BYTES
+        too_long = len(pending) > MAX_LINE_BYTES + 1
         if too_long:
             pending = b""
-        head = head.replace(b"\r\n", b"\n").replace(b"\r", "\ufffd".encode())
-        lines = head.split(b"\n")
-        if max(map(len, lines)) > MAX_LINE_BYTES:
-            head = b"\n".join(_mark_long_lines(lines))
-        yield head.decode("utf-8", "replace")
-    if too_long or pending:
-        last = _MARK if too_long else pending.removesuffix(b"\r").replace(b"\r", "\ufffd".encode())
-        yield last.decode("utf-8", "replace") + "\n"
+        yield _clean_lines(head)
+    if too_long or pending:  # the last line has no line end
+        yield _clean_lines(_MARK + b"\n" if too_long else pending + b"\n")
 
 
 def _write_sanitized(source: _Readable, target: Path) -> None:
@@ -460,15 +496,22 @@ def _json_sql(lines_sql: str) -> str:
 
     return f"""
 WITH raw AS (
-    SELECT line, CASE WHEN json_valid(line) THEN line
-                WHEN strpos(line, '\\') > 0 THEN {_REPAIR_FUNCTION}(line)
-           END AS doc
-    FROM ({lines_sql})
+    -- One parse finds both whether the line is JSON (try(): NULL if not) and its types.
+    SELECT line, try(json_type(line, ['$', {typed_paths}])) AS t FROM ({lines_sql})
+),
+repaired AS (
+    SELECT t, CASE WHEN t IS NOT NULL THEN line
+                   WHEN strpos(line, '\\') > 0 THEN {_REPAIR_FUNCTION}(line)
+              END AS doc
+    FROM raw
 ),
 valid_docs AS (
-    SELECT doc, json_type(doc, ['$', {typed_paths}]) AS t
-    -- The line itself was found valid; only a repaired line is checked again.
-    FROM (SELECT CASE WHEN doc = line THEN doc WHEN json_valid(doc) THEN doc END AS doc FROM raw)
+    -- The line itself was found valid; only a repaired line is parsed again.
+    SELECT CASE WHEN t IS NOT NULL OR typed IS NOT NULL THEN doc END AS doc,
+           coalesce(t, typed) AS t
+    FROM (SELECT *, CASE WHEN t IS NULL AND doc IS NOT NULL
+                         THEN try(json_type(doc, ['$', {typed_paths}])) END AS typed
+          FROM repaired)
 ),
 extracted AS (
     SELECT doc, t, CASE WHEN t[1] = 'OBJECT' THEN json_extract_string(doc, [{paths}]) END AS v
@@ -633,7 +676,27 @@ def load_log(
     if not path.is_file():
         raise UsageError(f"log file {path} does not exist", "pass --source FILE")
     _check_gzip_name(path)
-    con = connection or duckdb.connect()
+    workdir: Path | None = None
+    if connection is None:
+        con, workdir = _open_database()
+    else:
+        con = connection
+    try:
+        return _load(con, path, log_format, since, workdir)
+    except BaseException:
+        if workdir is not None:
+            con.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    log_format: str,
+    since: datetime | None,
+    workdir: Path | None,
+) -> LoadedLog:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")  # the CLI shows its own progress
@@ -670,7 +733,7 @@ def load_log(
     if counts[0] and counts[0] == counts[1] and _looks_binary(path):
         # Text in another format is counted as invalid lines; binary data is no log at all.
         raise _not_an_access_log(path, f"binary data: no log line in {counts[0]} lines", fmt)
-    return LoadedLog(con, fmt, int(counts[0]), int(counts[1]))
+    return LoadedLog(con, fmt, int(counts[0]), int(counts[1]), workdir)
 
 
 def run_insight(con: duckdb.DuckDBPyConnection, insight: Insight) -> list[list[Any]]:
