@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,11 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
+import apache_harness as harness
 import pytest
 
-from cafepipe.cafe import catalog
-from cafepipe.config import StackConfig
-from cafepipe.deploy.render import apache_config, site_files
 from cafepipe.insights.duckdb_engine import load_log
 from cafepipe.logs import access_logger
 from cafepipe.logs.access_logger import MAX_LINE_BYTES, reencode_line, repair_line
@@ -262,40 +259,16 @@ def test_the_logger_wants_exactly_one_argument() -> None:
 
 # ------------------------------------------------------------------ a real Apache, hostile
 
-APACHE_BIN = shutil.which("apache2") or "/usr/sbin/apache2"
-MODULES_DIR = Path("/usr/lib/apache2/modules")
-PHP_MODULES = sorted(MODULES_DIR.glob("libphp*.so"))
-MODULES = {
-    "mpm_prefork_module": "mod_mpm_prefork.so",
-    "authz_core_module": "mod_authz_core.so",
-    "alias_module": "mod_alias.so",
-    "dir_module": "mod_dir.so",
-    "mime_module": "mod_mime.so",
-    "setenvif_module": "mod_setenvif.so",
-}
-_APACHE_MISSING = (
-    not Path(APACHE_BIN).is_file()
-    or not all((MODULES_DIR / name).is_file() for name in MODULES.values())
-    or not PHP_MODULES
-)
-
 
 def needs_apache(test: Callable[..., None]) -> Callable[..., None]:
     """Mark a test that runs the real Apache: integration, skipped where it is not installed."""
-    skip = pytest.mark.skipif(
-        _APACHE_MISSING, reason="Debian apache2 + mod_php are not installed (`make system-deps`)"
-    )
-    return pytest.mark.integration(skip(test))
+    for mark in harness.NEEDS_APACHE:
+        test = mark(test)
+    return test
 
 
-@dataclass
-class Apache:
+class Apache(harness.Apache):
     """The rendered config (behind CloudFront, the default) in a real Apache on loopback."""
-
-    port: int
-    root: Path
-    access_log: Path
-    process: subprocess.Popen[bytes]
 
     def send(self, request: bytes) -> bytes:
         """One raw HTTP request, bytes exactly as given; the response's status line."""
@@ -334,98 +307,16 @@ class Apache:
         return pids
 
 
-def _httpd_conf(root: Path, port: int, document_root: Path) -> str:
-    modules = "\n".join(f"LoadModule {name} {MODULES_DIR / file}" for name, file in MODULES.items())
-    return f"""\
-ServerRoot "{root}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{port}
-PidFile "{root}/run/httpd.pid"
-DefaultRuntimeDir "{root}/run"
-ErrorLog "{root}/error_log"
-LogLevel warn
-{modules}
-LoadModule php_module {PHP_MODULES[-1]}
-StartServers 2
-MinSpareServers 2
-MaxSpareServers 4
-TypesConfig /dev/null
-DocumentRoot "{document_root}"
-<Directory "{document_root}">
-    Require all granted
-</Directory>
-<FilesMatch "\\.php$">
-    SetHandler application/x-httpd-php
-</FilesMatch>
-Include "{root}/cafe.conf"
-"""
-
-
 @pytest.fixture
 def apache() -> Iterator[Apache]:
-    # Not tmp_path: Apache's children may drop to an unprivileged user, who must reach the site.
-    root = Path(tempfile.mkdtemp(prefix="cafepipe-json-log-"))
-    try:
-        root.chmod(0o755)
-        (root / "run").mkdir()
-        (root / "access").mkdir()
-        document_root = root / "htdocs"
-        for url_path, data in site_files(StackConfig()).items():
-            target = document_root / (
-                "cafe/index.php" if url_path == catalog.HOME_PATH else url_path[1:]
-            )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        access_log = root / "access" / "access_log"
-        (root / "cafe.conf").write_text(
-            apache_config(
-                access_log_path=str(access_log),
-                site_dir=str(document_root / "cafe"),
-                combined_log_path=str(root / "combined_log"),
-                behind_cloudfront=True,
-                access_logger=f"{LOGGER_PYTHON} -I -S {access_logger.__file__}",
-            )
-        )
-        port = _free_port()
-        (root / "httpd.conf").write_text(_httpd_conf(root, port, document_root))
-        process = subprocess.Popen(
-            [APACHE_BIN, "-f", str(root / "httpd.conf"), "-DFOREGROUND"],
-            env={**os.environ, "TZ": "UTC"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # Apache signals its process group: keep pytest out
-        )
-        try:
-            _wait_for_port(port, process, root / "error_log")
-            yield Apache(port, root, access_log, process)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], error_log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = error_log.read_text() if error_log.is_file() else ""
-            raise AssertionError(f"apache2 exited with {process.returncode}: {log}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("apache2 did not start listening within 15 s")
+    with harness.serve(
+        Apache,
+        behind_cloudfront=True,
+        logger_python=LOGGER_PYTHON,
+        servers=(2, 2, 4),
+        types_config="/dev/null",
+    ) as server:
+        yield server
 
 
 @dataclass(frozen=True)

@@ -10,44 +10,21 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from apache_harness import NEEDS_APACHE, Apache, serve
 
 from cafepipe.cafe import catalog
 from cafepipe.config import StackConfig
-from cafepipe.deploy.render import agent_config, apache_config, site_files
-from cafepipe.logs import access_logger
+from cafepipe.deploy.render import agent_config
 
-APACHE_BIN = shutil.which("apache2") or "/usr/sbin/apache2"
-MODULES_DIR = Path("/usr/lib/apache2/modules")
-PHP_MODULES = sorted(MODULES_DIR.glob("libphp*.so"))
-NEEDED_MODULES = ("mod_mpm_prefork.so", "mod_authz_core.so", "mod_alias.so", "mod_dir.so")
+pytestmark = NEEDS_APACHE
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not Path(APACHE_BIN).is_file()
-        or not all((MODULES_DIR / name).is_file() for name in NEEDED_MODULES),
-        reason="Debian apache2 is not installed (apt-get install apache2; `make system-deps`)",
-    ),
-    pytest.mark.skipif(
-        not PHP_MODULES,
-        reason="mod_php is not installed (apt-get install libapache2-mod-php)",
-    ),
-]
 
 LOG_KEYS = {
     "time", "process", "filename", "remoteIP", "host", "request", "query", "method", "status",
@@ -64,11 +41,8 @@ GEO_HEADERS = {
 NON_ASCII_AGENT = "Mozilla/5.0 (café-bot)".encode()
 
 
-@dataclass
-class ApacheSite:
-    port: int
-    access_log: Path
-    combined_log: Path
+class ApacheSite(Apache):
+    """The site, asked through http.client."""
 
     def request(
         self,
@@ -88,135 +62,18 @@ class ApacheSite:
             connection.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _write_site(document_root: Path) -> Path:
-    site_dir = document_root / "cafe"
-    for url_path, data in site_files(StackConfig()).items():
-        target = (
-            site_dir / "index.php"
-            if url_path == catalog.HOME_PATH
-            else document_root / url_path[1:]
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return site_dir
-
-
-def _main_config(root: Path, port: int, document_root: Path) -> str:
-    modules = "\n".join(
-        f"LoadModule {name} {MODULES_DIR / file}"
-        for name, file in (
-            ("mpm_prefork_module", "mod_mpm_prefork.so"),
-            ("authz_core_module", "mod_authz_core.so"),
-            ("alias_module", "mod_alias.so"),
-            ("dir_module", "mod_dir.so"),
-            ("mime_module", "mod_mime.so"),
-            ("setenvif_module", "mod_setenvif.so"),
-        )
-    )
-    mime_types = "TypesConfig /etc/mime.types" if Path("/etc/mime.types").is_file() else ""
-    return f"""\
-ServerRoot "{root}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{port}
-PidFile "{root}/run/httpd.pid"
-DefaultRuntimeDir "{root}/run"
-ErrorLog "{root}/logs/error_log"
-LogLevel warn
-{modules}
-LoadModule php_module {PHP_MODULES[-1]}
-StartServers 1
-MinSpareServers 1
-MaxSpareServers 2
-{mime_types}
-DocumentRoot "{document_root}"
-<Directory "{document_root}">
-    Require all granted
-</Directory>
-<FilesMatch "\\.php$">
-    SetHandler application/x-httpd-php
-</FilesMatch>
-LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
-Include "{root}/cafe.conf"
-"""
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], error_log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = error_log.read_text() if error_log.is_file() else ""
-            raise AssertionError(f"apache2 exited with {process.returncode}: {log}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("apache2 did not start listening within 15 s")
-
-
 @pytest.fixture
 def apache() -> Iterator[ApacheSite]:
     """The site as served straight from its public IP (site_access = "public-ip")."""
-    yield from _serve(behind_cloudfront=False)
+    with serve(ApacheSite, behind_cloudfront=False) as site:
+        yield site
 
 
 @pytest.fixture
 def apache_behind_cloudfront() -> Iterator[ApacheSite]:
     """The site as served behind CloudFront (site_access = "cloudfront", the default)."""
-    yield from _serve(behind_cloudfront=True)
-
-
-def _serve(behind_cloudfront: bool) -> Iterator[ApacheSite]:
-    # Not tmp_path: when run as root, Apache's children drop to an unprivileged user, who
-    # must be able to traverse to the site (pytest's base temp dir is private).
-    root = Path(tempfile.mkdtemp(prefix="cafepipe-apache-"))
-    try:
-        root.chmod(0o755)
-        for sub in ("run", "logs/access"):
-            (root / sub).mkdir(parents=True)
-        document_root = root / "htdocs"
-        site_dir = _write_site(document_root)
-        access_log = root / "logs" / "access" / "access_log"
-        combined_log = root / "logs" / "combined_log"
-        (root / "cafe.conf").write_text(
-            apache_config(
-                access_log_path=str(access_log),
-                site_dir=str(site_dir),
-                combined_log_path=str(combined_log),
-                behind_cloudfront=behind_cloudfront,
-                access_logger=f"{sys.executable} -I -S {access_logger.__file__}",
-            )
-        )
-        port = _free_port()
-        conf = root / "httpd.conf"
-        conf.write_text(_main_config(root, port, document_root))
-        # Apache's %t is local time; the instance runs in UTC (the "Z" in the JSON time).
-        env = {**os.environ, "TZ": "UTC"}
-        process = subprocess.Popen(
-            [APACHE_BIN, "-f", str(conf), "-DFOREGROUND"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            # Apache signals its whole process group on shutdown: keep pytest out of it.
-            start_new_session=True,
-        )
-        try:
-            _wait_for_port(port, process, root / "logs" / "error_log")
-            yield ApacheSite(port, access_log, combined_log)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with serve(ApacheSite, behind_cloudfront=True) as site:
+        yield site
 
 
 def _read_log_lines(path: Path, expected: int) -> list[str]:

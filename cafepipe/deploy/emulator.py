@@ -79,7 +79,8 @@ def is_listening(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -103,7 +104,7 @@ def emulator_status(state_root: Path) -> dict[str, Any]:
     info = read_state(state_root)
     if info is None:
         return {"running": False}
-    running = _pid_alive(info.pid) and is_listening(info.url)
+    running = pid_alive(info.pid) and is_listening(info.url)
     return {"running": running, "url": info.url, "pid": info.pid, "log_file": info.log_file}
 
 
@@ -112,7 +113,7 @@ def start_emulator(
 ) -> EmulatorInfo:
     """Start moto server (with the extension) in the background; reuse a running one."""
     current = read_state(state_root)
-    if current and _pid_alive(current.pid) and is_listening(current.url):
+    if current and pid_alive(current.pid) and is_listening(current.url):
         if port in (None, current.port):
             return current
         raise EmulatorError(
@@ -155,15 +156,15 @@ def stop_emulator(state_root: Path, timeout: float = 10.0) -> bool:
     """Stop the background emulator; False when none was running."""
     info = read_state(state_root)
     (state_root / STATE_FILE).unlink(missing_ok=True)
-    if info is None or not _pid_alive(info.pid):
+    if info is None or not pid_alive(info.pid):
         return False
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _pid_alive(info.pid) and time.monotonic() < deadline:
+    while pid_alive(info.pid) and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(info.pid, os.WNOHANG)
         time.sleep(0.05)
-    if _pid_alive(info.pid):
+    if pid_alive(info.pid):
         os.kill(info.pid, signal.SIGKILL)
     return True
 

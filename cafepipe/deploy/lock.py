@@ -28,6 +28,7 @@ from typing import Any
 import filelock
 
 from cafepipe.config import StackConfig
+from cafepipe.deploy.emulator import pid_alive
 from cafepipe.errors import CafepipeError
 from cafepipe.reporting import SILENT, Reporter
 
@@ -58,7 +59,7 @@ class LockHolder:
         """Whether its process still runs; None when it runs on another machine."""
         if self.host != socket.gethostname():
             return None
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -75,16 +76,6 @@ class LockHolder:
 def new_holder(command: str) -> LockHolder:
     started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     return LockHolder(os.getpid(), socket.gethostname(), command, started)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def holder(config: StackConfig) -> LockHolder | None:
