@@ -119,7 +119,7 @@ def strict_json(text: str) -> bool:
 # DuckDB's working memory: what it holds beyond this (the parsed table's blocks, a large
 # aggregate's hash table) goes to its database file and temp space, so a log of any size is
 # read in bounded memory. Two cores share the machine: one thread each.
-MEMORY_LIMIT = "400MB"
+MEMORY_LIMIT = "256MB"
 THREADS = 2
 
 
@@ -235,15 +235,22 @@ def _has_crlf(path: Path) -> bool:
         return handle.readline(MAX_LINE_BYTES + 2).endswith(b"\r\n")
 
 
-def _has_nul(path: Path) -> bool:
-    # DuckDB keeps NUL bytes inside a line; the rule splits the line there (_clean_blocks).
-    # One reused buffer, searched at memory speed: a few MB, whatever the size of the log.
+def _scan(path: Path) -> tuple[bool, int]:
+    """Whether the file holds a NUL byte, and how many lines it has (a last one unended too).
+
+    DuckDB keeps NUL bytes inside a line; the rule splits the line there (_clean_blocks).
+    One reused buffer, searched at memory speed: a few MB, whatever the size of the log.
+    """
     buffer = bytearray(16 * _CLEAN_CHUNK)
+    lines = 0
+    last = b"\n"
     with path.open("rb", buffering=0) as handle:
         while size := handle.readinto(buffer):
             if buffer.find(b"\x00", 0, size) >= 0:
-                return True
-    return False
+                return True, 0
+            lines += buffer.count(b"\n", 0, size)
+            last = bytes(buffer[size - 1 : size])
+    return False, lines + (last != b"\n")
 
 
 class _Readable(Protocol):
@@ -371,15 +378,16 @@ _COMBINED_COLUMNS = (
 
 def _combined_fast_sql(path: Path) -> str:
     # DuckDB's CSV reader splits a combined line on spaces, honouring quotes and Apache's \"
-    # escapes, on both cores. Lines it rejects (another shape, a truncated quote that ran
-    # into the next line) land in reject_errors and are parsed again by `_combined_sql`.
+    # escapes, on both cores. A line it rejects (another shape, a truncated quote that ran
+    # into the next line, bytes that are not UTF-8) is skipped, so the table has fewer rows
+    # than the file has lines, and the file is parsed again by `_combined_sql`.
     quoted = str(path).replace("'", "''")
     return f"""
 WITH fields AS (
     SELECT remoteip, time, zone, req, status AS sb_status, bytes AS sb_bytes,
            referer, useragent, split_part(req, ' ', 2) AS target
     FROM read_csv('{quoted}', columns={_COMBINED_COLUMNS}, delim=' ', quote='"', escape='\\',
-                  header=false, auto_detect=false, ignore_errors=true, store_rejects=true,
+                  header=false, auto_detect=false, ignore_errors=true,
                   new_line='\\n', max_line_size={MAX_LINE_BYTES + 1})
 ),
 located AS (SELECT *, strpos(target, '?') AS qpos FROM fields)
@@ -620,34 +628,42 @@ LEFT JOIN ip_places AS g
       AND (g.third IS NULL OR g.third = try_cast(l.o[3] AS INTEGER))"""
 
 
-def _parse_into(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> None:
+def _parse_into(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, lines: int | None = None
+) -> None:
+    """Parse `path` into `parsed`; `lines`: how many lines it has, if already counted."""
     if fmt == "json":
         _register_repair(con)
         _register_strict_json(con)
         con.execute(f"CREATE OR REPLACE TABLE parsed AS {_with_flags(_json_sql(_lines_sql(path)))}")
         return
     _create_ip_places(con)
-    # Rejects of an earlier attempt on this connection must not count again.
-    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
-    con.execute(
-        "CREATE OR REPLACE TABLE parsed AS " + _with_flags(_with_places(_combined_fast_sql(path)))
-    )
-    rejected = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE error_type = 'INVALID ENCODING') "
-        "FROM reject_errors"
-    ).fetchone()
-    if rejected and rejected[1]:
-        raise _NeedsCleanCopy
-    if rejected and rejected[0] == 0:
-        # The CSV reader took every line: a truncated quote that swallows the next line
-        # always leaves a reject (the quote closes where no field may end).
-        return
-    # Some line had another shape (or a truncated quote swallowed the next line): parse
-    # line by line, exactly, and replace what the fast path made.
-    con.execute(
-        "CREATE OR REPLACE TABLE parsed AS "
-        + _with_flags(_with_places(_combined_sql(_lines_sql(path))))
-    )
+    # The address blocks (a few hundred rows) are the join's build side, whatever DuckDB
+    # estimates the log's size to be: built on the log's side, the join costs 3× the read.
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE parsed AS "
+            + _with_flags(_with_places(_combined_fast_sql(path)))
+        )
+        rows = con.execute("SELECT count(*) FROM parsed").fetchone()
+        if lines is None:
+            lines = _scan(path)[1]
+        if rows and rows[0] == lines:
+            # The CSV reader took every line as one row: it never makes two rows of one line,
+            # and a line it rejects, or a truncated quote that swallows the next line, leaves
+            # fewer rows than lines. (A blank line, no line at all, is dropped by it too, and
+            # the file is parsed line by line below.)
+            return
+        # Some line had another shape (or a truncated quote swallowed the next line): parse
+        # line by line, exactly, and replace what the fast path made. Bytes that are not
+        # UTF-8 stop this reader, and a clean copy is read instead.
+        con.execute(
+            "CREATE OR REPLACE TABLE parsed AS "
+            + _with_flags(_with_places(_combined_sql(_lines_sql(path))))
+        )
+    finally:
+        con.execute("RESET disabled_optimizers")
 
 
 def _invalidate_far_off_times(con: duckdb.DuckDBPyConnection) -> None:
@@ -703,9 +719,12 @@ def _load(
     fmt = detect_format(path) if log_format == "auto" else log_format
     try:
         try:
-            if _is_gzip(path) or _has_crlf(path) or _has_nul(path):
+            if _is_gzip(path) or _has_crlf(path):
                 raise _NeedsCleanCopy
-            _parse_into(con, path, fmt)
+            has_nul, lines = _scan(path)
+            if has_nul:
+                raise _NeedsCleanCopy
+            _parse_into(con, path, fmt, lines)
         # NotImplementedException: a line longer than the reader's buffer (~100 MB).
         except (_NeedsCleanCopy, duckdb.InvalidInputException, duckdb.NotImplementedException):
             with sanitized_copy(path) as clean:
