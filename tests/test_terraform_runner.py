@@ -216,7 +216,10 @@ def test_first_interrupt_stops_after_the_operations_in_progress(
     state = runner.state_resources()
     assert "terraform_data.after" not in state
     started = {e["hook"]["resource"]["addr"] for e in seen if e["type"] == "apply_start"}
-    assert started and started <= set(state)
+    # What finished is in the state, and nothing that had not started. A provisioner still
+    # running when the stop arrives is cancelled by Terraform itself, so on a loaded machine
+    # a started resource may end cancelled rather than written: which ones is timing.
+    assert state and set(state) <= started
     # "Safe to re-run" only once the caller has looked and found nothing outside the state.
     failure = describe_failure(stopped.value, command="up")
     assert failure.exit_code == 130 and "safe to re-run" not in failure.render()
