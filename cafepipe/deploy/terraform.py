@@ -284,6 +284,10 @@ class TerraformRunner:
         result = TerraformResult(args=args, retcode=-1)
         process = subprocess.Popen(
             self.backend.command(self.workdir, args),
+            # Also the process's own directory, not only -chdir: a Terraform stopped by a
+            # second Ctrl-C can persist its state relative to where it was started, and that
+            # state belongs beside the stack's other state, never in the user's directory.
+            cwd=self.workdir,
             env={**os.environ, **self.env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
