@@ -44,6 +44,15 @@ def small_generator(path: Path, options: SimulateOptions) -> Mapping[str, Any]:
     return {"requests": count, "invalid_lines": 0}
 
 
+def simulate_300_lines(
+    config: Any, outputs: dict[str, str], clients: AwsClients, **options: Any
+) -> Any:
+    """One simulate-logs run of 300 generated lines on the test's stack."""
+    return simulate.simulate_logs(
+        config, outputs, clients, SimulateOptions(lines=300), small_generator, **options
+    )
+
+
 class Clients(AwsClients):
     """S3 and Logs on the emulator; SSM (and Logs Insights) from the test."""
 
@@ -192,12 +201,10 @@ def test_a_command_that_does_not_succeed_leaves_every_earlier_event(
         for invocation in ENDINGS[ending]:
             stub.add_response("get_command_invocation", invocation)
         with pytest.raises(CafepipeError) as failed:
-            simulate.simulate_logs(
+            simulate_300_lines(
                 config,
                 outputs,
                 Clients(emulator.url, ssm, logs),
-                SimulateOptions(lines=300),
-                small_generator,
                 sleep=lambda _s: None,
             )
         stub.assert_no_pending_responses()
@@ -214,12 +221,10 @@ def test_send_command_refused_leaves_every_earlier_event(
         online(stub)
         stub.add_client_error("send_command", "AccessDeniedException", "not allowed")
         with pytest.raises(CafepipeError, match="SSM could not send the command") as failed:
-            simulate.simulate_logs(
+            simulate_300_lines(
                 config,
                 outputs,
                 Clients(emulator.url, ssm, logs),
-                SimulateOptions(lines=300),
-                small_generator,
             )
     assert "nothing was removed" in str(failed.value)
     assert streams(logs, outputs["access_log_group"]) == BEFORE
@@ -241,12 +246,10 @@ def test_a_wait_that_times_out_leaves_every_earlier_event(
         for _ in range(6):
             stub.add_response("get_command_invocation", {"Status": "InProgress"})
         with pytest.raises(CafepipeError, match="still InProgress after 30 s") as failed:
-            simulate.simulate_logs(
+            simulate_300_lines(
                 config,
                 outputs,
                 Clients(emulator.url, ssm, logs),
-                SimulateOptions(lines=300),
-                small_generator,
                 command_timeout=30,
                 sleep=sleep,
                 clock=lambda: now[0],
@@ -269,12 +272,10 @@ def test_ctrl_c_while_waiting_leaves_every_earlier_event(
         sent(stub)
         stub.add_response("get_command_invocation", {"Status": "InProgress"})
         with pytest.raises(simulate.SimulateInterrupted) as interrupted:
-            simulate.simulate_logs(
+            simulate_300_lines(
                 config,
                 outputs,
                 Clients(emulator.url, ssm, logs),
-                SimulateOptions(lines=300),
-                small_generator,
                 sleep=ctrl_c,
             )
     assert interrupted.value.exit_code == EXIT_INTERRUPTED
@@ -305,12 +306,10 @@ def test_events_that_never_all_arrive_leave_every_earlier_event_then_a_rerun_con
         now[0] += seconds
 
     with pytest.raises(CafepipeError, match="only 120 of 300 events arrived") as failed:
-        simulate.simulate_logs(
+        simulate_300_lines(
             config,
             outputs,
             Clients(emulator.url, partial, CountingLogs(logs, group)),
-            SimulateOptions(lines=300),
-            small_generator,
             sleep=sleep,
             clock=lambda: now[0],
             verify_timeout=60,
