@@ -16,10 +16,10 @@ DEBIAN_PACKAGES := apache2 libapache2-mod-php php-cli shellcheck logrotate goacc
 DEBIAN_COMMANDS := apache2 php shellcheck logrotate goaccess chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test test-fast lint bench clean
+.PHONY: help install system-deps demo test test-fast lint bench bench-50m clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(DEV_STAMP) $(CHECKOV_STAMP) ## Create .venv with cafepipe, the emulator, test and lint tools
 
@@ -63,6 +63,9 @@ lint: $(DEV_STAMP) ## ruff + mypy
 
 bench: $(DEV_STAMP) system-deps ## Benchmarks (ratios against named peers, measured side by side)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+bench-50m: $(DEV_STAMP) ## Insights on a 50M-line log (12 GB on disk, minutes; no GoAccess)
+	$(BIN)/python benchmarks/bench_insights.py --lines 50000000 --formats combined --goaccess-max 0 --no-gz
 
 clean: ## Remove build output and caches (not .venv, not .cafepipe)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -9,18 +9,24 @@ JSON), on the same generated log in this run:
   distinct client addresses, bytes) — what one pass over the file costs DuckDB alone.
 
 Each runs as a separate process, timed (wall clock), its peak RSS read from
-getrusage(RUSAGE_CHILDREN) in a fresh wrapper process, so no figure includes another's.
+getrusage(RUSAGE_CHILDREN) in a fresh wrapper process, so no figure includes another's. A
+`.gz` row reads the combined log gzip-compressed. `--before TREE` also runs the cafepipe of
+another source tree (e.g. `git archive HEAD | tar -x -C /tmp/before`) on the same logs, so
+before and after are measured side by side. The machine's load average is printed at the
+start and the end: on a shared machine, compare within one run.
 The goals (the performance section of docs/insights.md): at 1M combined lines at least 10×
 GoAccess in at most 300 MB; at 10M lines at most 6 s, 1 GB, and 2.5× the floor; JSON within
 1.5× of combined.
 
     .venv/bin/python benchmarks/bench_insights.py [--lines 1000000,10000000] [--repeat 3]
+        [--formats combined,json] [--goaccess-max 10000000] [--before TREE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,6 +35,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from cafepipe.logs.generate import build_options, generate_log
 
@@ -64,18 +71,26 @@ duckdb.sql(f"SELECT count(*), count(DISTINCT remoteIP), sum(try_cast(bytes AS BI
 """
 
 
-def measure(command: list[str]) -> dict[str, float]:
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(command: list[str], tree: Path | None = None) -> dict[str, float]:
+    # `tree`: the source tree whose cafepipe runs (from another folder, so the current
+    # directory's cafepipe cannot shadow it).
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True, check=False
-    )
+        [sys.executable, "-c", WRAPPER, *command],
+        capture_output=True, text=True, check=False, env=env, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
     if done.returncode:
         raise SystemExit(f"{command[0]} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
-def median_of(command: list[str], repeat: int) -> tuple[float, float]:
+def median_of(command: list[str], repeat: int, tree: Path | None = None) -> tuple[float, float]:
     """Median wall seconds and the largest peak RSS (MiB) of `repeat` runs."""
-    runs = [measure(command) for _ in range(repeat)]
+    runs = [measure(command, tree) for _ in range(repeat)]
     return statistics.median(r["seconds"] for r in runs), max(r["peak_kib"] for r in runs) / 1024
 
 
@@ -86,11 +101,18 @@ def _row(name: str, lines: int, result: tuple[float, float] | None, note: str = 
     return f"| {name} | {seconds:.2f} s | {lines / seconds:,.0f} | {mib:,.0f} MiB | {note} |"
 
 
-def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None) -> list[str]:
+def _gzip(log: Path) -> Path:
+    target = log.with_name(log.name + ".gz")
+    with log.open("rb") as source, target.open("wb") as out:
+        subprocess.run(["gzip", "-c"], stdin=source, stdout=out, check=True)
+    return target
+
+
+def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None, args: Any) -> list[str]:
     end = datetime.now(timezone.utc)
     rows: list[str] = []
     combined_s = 0.0
-    for fmt in ("combined", "json"):
+    for fmt in args.formats.split(","):
         log = tmp / f"access-{lines}.{fmt}.log"
         options = build_options(lines=lines, start=end - timedelta(days=7), end=end, log_format=fmt)
         started = time.perf_counter()
@@ -101,13 +123,17 @@ def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None) -> list
             file=sys.stderr,
         )
         out = tmp / "insights.json"
-        ours_cmd = [sys.executable, "-m", "cafepipe", "insights", "--source", str(log),
+
+        def ours_cmd(source: Path, out: Path = out) -> list[str]:
+            return [sys.executable, "-m", "cafepipe", "insights", "--source", str(source),
                     "--format", "json", "--out", str(out)]  # fmt: skip
-        ours = median_of(ours_cmd, repeat)
+
+        ours = median_of(ours_cmd(log), repeat, ROOT)
         assert json.loads(out.read_text())["requests"] == lines, "insights missed lines"
+        before = median_of(ours_cmd(log), repeat, args.before) if args.before else None
         floor = median_of([sys.executable, "-c", FLOOR, str(log), fmt], repeat)
         theirs = None
-        if goaccess is not None and fmt == "combined":
+        if goaccess is not None and fmt == "combined" and lines <= args.goaccess_max:
             theirs = median_of(
                 [goaccess, str(log), "--log-format=COMBINED", "--no-global-config",
                  "-o", str(tmp / "goaccess.json")], repeat,
@@ -115,16 +141,34 @@ def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None) -> list
         notes = [f"{ours[0] / floor[0]:.1f}× the floor"]
         if theirs is not None:
             notes.append(f"{theirs[0] / ours[0]:.1f}× faster than GoAccess")
+        if before is not None:
+            notes.append(f"{before[0] / ours[0]:.2f}× faster than before")
         if fmt == "combined":
             combined_s = ours[0]
-        else:
+        elif combined_s:
             notes.append(f"{ours[0] / combined_s:.2f}× combined")
         label = f"{lines / 1e6:g}M {fmt}"
         rows.append(_row(f"{label}: cafepipe insights", lines, ours, ", ".join(notes)))
+        if before is not None:
+            rows.append(_row(f"{label}: cafepipe insights before", lines, before, str(args.before)))
         if fmt == "combined":
-            missing = "goaccess not installed (Debian package goaccess)"
+            missing = (
+                "goaccess not installed (Debian package goaccess)"
+                if goaccess is None
+                else f"not run above {args.goaccess_max:,} lines (--goaccess-max)"
+            )
             rows.append(_row(f"{label}: GoAccess", lines, theirs, "" if theirs else missing))
         rows.append(_row(f"{label}: DuckDB floor", lines, floor, "read + 3 aggregates"))
+        if fmt == "combined" and args.gz:
+            packed = _gzip(log)
+            zipped = median_of(ours_cmd(packed), repeat, ROOT)
+            assert json.loads(out.read_text())["requests"] == lines, "insights missed lines"
+            note = f"{packed.stat().st_size / 1e6:,.0f} MB gzip, {zipped[0] / ours[0]:.2f}× plain"
+            if args.before:
+                was = median_of(ours_cmd(packed), repeat, args.before)
+                note += f", before: {was[0]:.2f} s, {was[1]:,.0f} MiB"
+            rows.append(_row(f"{label}.gz: cafepipe insights", lines, zipped, note))
+            packed.unlink()
         log.unlink()
     return rows
 
@@ -136,16 +180,31 @@ def main() -> None:
         "--repeat", type=int, default=3, help="runs of each below 5M lines (median reported)"
     )
     parser.add_argument("--tmp", type=Path, default=None, help="where the logs are written")
+    parser.add_argument("--formats", default="combined,json", help="combined and/or json")
+    parser.add_argument(
+        "--goaccess-max", type=int, default=10_000_000, help="largest log GoAccess reads"
+    )
+    parser.add_argument("--no-gz", dest="gz", action="store_false", help="skip the .gz row")
+    parser.add_argument("--before", type=Path, default=None, help="a source tree to compare")
     args = parser.parse_args()
     sizes = [int(size) for size in args.lines.split(",")]
     goaccess = shutil.which("goaccess")
     table = ["| run | time | lines/s | peak RSS | ratios |", "|---|---|---|---|---|"]
+    load = os.getloadavg()
+    print(
+        f"{os.cpu_count()} CPUs; load average at start {load[0]:.2f} {load[1]:.2f}", file=sys.stderr
+    )
     with tempfile.TemporaryDirectory(prefix="bench-insights-", dir=args.tmp) as tmp:
         for lines in sizes:
             repeat = args.repeat if lines < 5_000_000 else 1  # GoAccess takes minutes at 10M
             print(f"{lines:,} lines (median of {repeat})…", file=sys.stderr)
-            table += bench_size(lines, repeat, Path(tmp), goaccess)
+            table += bench_size(lines, repeat, Path(tmp), goaccess, args)
     print("\n".join(table))
+    start, end = load, os.getloadavg()
+    print(
+        f"\nmachine: {os.cpu_count()} CPUs; load average (1 min, 5 min) {start[0]:.2f} "
+        f"{start[1]:.2f} at the start, {end[0]:.2f} {end[1]:.2f} at the end"
+    )
 
 
 if __name__ == "__main__":

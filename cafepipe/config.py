@@ -37,9 +37,22 @@ STATE_ROOT = ".cafepipe"
 SITE_ACCESS_CHOICES = ("cloudfront", "public-ip")
 DEFAULT_SITE_ACCESS = "cloudfront"
 
+# How many web servers (docs/fleet.md): one instance, or an Auto Scaling group over two zones
+# behind a load balancer. [fleet] sizes: the defaults, and a cap that keeps a typo (60 for 6)
+# from starting a bill nobody meant.
+PROFILE_CHOICES = ("single", "fleet")
+DEFAULT_PROFILE = "single"
+DEFAULT_FLEET_MIN_SIZE = 2
+DEFAULT_FLEET_MAX_SIZE = 4
+FLEET_MAX_SIZE_CAP = 20
+
 # Alerts by e-mail (docs/alerts.md): on when `alert_email` is set. The café's time zone is
 # the weekly report's ("mon 08:00" is 08:00 there).
 DEFAULT_TIMEZONE = "UTC"
+# The lake's Athena workgroup cancels a query that would scan more (MB, as AWS counts: 10^6
+# bytes): 10 GB is $0.05 at $5/TB, years of a café's compressed log. AWS's minimum is 10 MB.
+DEFAULT_ATHENA_SCAN_CUTOFF_MB = 10_000
+ATHENA_SCAN_CUTOFF_MB_RANGE = (10, 100_000_000)
 DEFAULT_REPORT_WEEKLY = "mon 08:00"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # [alerts] settings: default, smallest, largest. Alarms evaluate 5-minute periods.
@@ -108,9 +121,16 @@ STACK_OUTPUTS = (
     "error_log_group",
     "dashboard_name",
     "dashboard_url",
+    # The lake (cafepipe.deploy.lake): Glue database and table, Athena workgroup, archive URI.
+    "lake_database",
+    "lake_table",
+    "athena_workgroup",
+    "archive_prefix",
 )
 # More outputs of a stack with alerts (alert_email set); the last one unless the report is off.
 ALERT_OUTPUTS = ("alert_topic_arn", "alert_alarm_names", "report_function_name")
+# More outputs of a fleet (profile = "fleet"); `instance_id` is then one server of the fleet.
+FLEET_OUTPUTS = ("fleet_asg_name", "fleet_alb_dns_name", "fleet_target_group_arn")
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 
@@ -123,6 +143,7 @@ ENV_PREFIX = "CAFEPIPE_"
 SCALAR_KEYS = (
     "stack",
     "region",
+    "profile",
     "instance_type",
     "site_access",
     "allowed_http_cidr",
@@ -133,6 +154,7 @@ SCALAR_KEYS = (
     "state_dir",
     "alert_email",
     "timezone",
+    "athena_scan_cutoff_mb",
 )
 
 
@@ -168,11 +190,21 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """The fleet's size ([fleet] in cafepipe.toml): 1 <= min_size <= max_size <= the cap."""
+
+    min_size: int = DEFAULT_FLEET_MIN_SIZE
+    max_size: int = DEFAULT_FLEET_MAX_SIZE
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Every setting of one stack, validated. Build it with `load_config`."""
 
     stack: str = DEFAULT_STACK
     region: str = DEFAULT_REGION
+    profile: str = DEFAULT_PROFILE
+    fleet: FleetSettings | None = None  # set exactly when profile = "fleet"
     instance_type: str = DEFAULT_INSTANCE_TYPE
     site_access: str = DEFAULT_SITE_ACCESS
     allowed_http_cidr: str = "0.0.0.0/0"
@@ -188,6 +220,12 @@ class StackConfig:
     timezone: str = DEFAULT_TIMEZONE
     report_weekly: WeeklySchedule | None = None  # None: no weekly report ("off")
     alerts: AlertSettings = AlertSettings()
+    athena_scan_cutoff_mb: int = DEFAULT_ATHENA_SCAN_CUTOFF_MB
+
+    @property
+    def fleet_enabled(self) -> bool:
+        """An Auto Scaling group behind a load balancer instead of one instance."""
+        return self.fleet is not None
 
     @property
     def alerts_enabled(self) -> bool:
@@ -328,6 +366,51 @@ def _validate_site_access(value: Any, allowed_http_cidr: str) -> str:
     return str(value)
 
 
+def _validate_profile(value: Any) -> str:
+    if value not in PROFILE_CHOICES:
+        raise ConfigError(
+            "profile",
+            f"{value!r} is not a profile",
+            "use 'single' (default: one web server) or 'fleet' (an Auto Scaling group)",
+        )
+    return str(value)
+
+
+def _validate_fleet(value: Any, profile: str) -> FleetSettings | None:
+    """[fleet] min_size / max_size: whole numbers, 1 <= min <= max <= FLEET_MAX_SIZE_CAP."""
+    if value is not None and profile != "fleet":
+        raise ConfigError(
+            "fleet",
+            f"[fleet] applies only with profile = 'fleet' (the profile is {profile!r})",
+            'set profile = "fleet", or remove the [fleet] table',
+        )
+    if profile != "fleet":
+        return None
+    value = {} if value is None else value
+    if not isinstance(value, Mapping):
+        raise ConfigError("fleet", "must be a table, e.g. [fleet] min_size = 2")
+    known = ("min_size", "max_size")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigError(f"fleet.{unknown[0]}", "unknown setting", "known: " + ", ".join(known))
+    sizes = {"min_size": DEFAULT_FLEET_MIN_SIZE, "max_size": DEFAULT_FLEET_MAX_SIZE}
+    for key, item in value.items():
+        whole = isinstance(item, int) and not isinstance(item, bool)
+        if not whole or not 1 <= item <= FLEET_MAX_SIZE_CAP:
+            raise ConfigError(
+                f"fleet.{key}", f"{item!r} is not a whole number from 1 to {FLEET_MAX_SIZE_CAP}"
+            )
+        sizes[key] = item
+    if sizes["min_size"] > sizes["max_size"]:
+        raise ConfigError(
+            "fleet.min_size",
+            f"min_size {sizes['min_size']} is larger than max_size {sizes['max_size']}",
+            "set min_size <= max_size (the defaults are "
+            f"{DEFAULT_FLEET_MIN_SIZE} and {DEFAULT_FLEET_MAX_SIZE})",
+        )
+    return FleetSettings(**sizes)
+
+
 def _validate_retention(value: Any) -> int:
     try:
         days = int(value)
@@ -340,6 +423,21 @@ def _validate_retention(value: Any) -> int:
             "use one of " + ", ".join(map(str, RETENTION_DAYS_ALLOWED)),
         )
     return days
+
+
+def _validate_scan_cutoff(value: Any) -> int:
+    low, high = ATHENA_SCAN_CUTOFF_MB_RANGE
+    try:
+        megabytes = int(value)
+    except (TypeError, ValueError):
+        megabytes = -1
+    if isinstance(value, (bool, float)) or not low <= megabytes <= high:
+        raise ConfigError(
+            "athena_scan_cutoff_mb",
+            f"{value!r} is not a per-query scan limit Athena accepts",
+            f"use a whole number of megabytes from {low} to {high:,}",
+        )
+    return megabytes
 
 
 def validate_bucket_name(value: Any, field_name: str = "bucket_name") -> str:
@@ -577,7 +675,7 @@ def load_config(
     elif Path(DEFAULT_CONFIG_FILE).is_file():
         file_values = read_config_file(Path(DEFAULT_CONFIG_FILE))
 
-    known = {*SCALAR_KEYS, "tags", "backend", "usage", "report", "alerts"}
+    known = {*SCALAR_KEYS, "tags", "backend", "usage", "report", "alerts", "fleet"}
     unknown = sorted(set(file_values) - known)
     if unknown:
         raise ConfigError(
@@ -596,9 +694,12 @@ def load_config(
         raise ConfigError("usage", "must be a table, e.g. [usage] log_lines_per_month = 1000000")
     terraform_bin = merged.get("terraform_bin") or None
     allowed_http_cidr = _validate_cidr(merged.get("allowed_http_cidr", "0.0.0.0/0"))
+    profile = _validate_profile(merged.get("profile", DEFAULT_PROFILE))
     return StackConfig(
         stack=stack,
         region=region,
+        profile=profile,
+        fleet=_validate_fleet(merged.get("fleet"), profile),
         instance_type=_validate_instance_type(merged.get("instance_type", DEFAULT_INSTANCE_TYPE)),
         site_access=_validate_site_access(
             merged.get("site_access", DEFAULT_SITE_ACCESS), allowed_http_cidr
@@ -618,4 +719,7 @@ def load_config(
         timezone=_validate_timezone(merged.get("timezone") or DEFAULT_TIMEZONE),
         report_weekly=_validate_report(merged.get("report")),
         alerts=_validate_alerts(merged.get("alerts")),
+        athena_scan_cutoff_mb=_validate_scan_cutoff(
+            merged.get("athena_scan_cutoff_mb", DEFAULT_ATHENA_SCAN_CUTOFF_MB)
+        ),
     )

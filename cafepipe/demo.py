@@ -17,6 +17,7 @@ from cafepipe.deploy.stack import destroy_stack, open_stack, stack_status, up_st
 from cafepipe.errors import CafepipeError
 from cafepipe.insights import compute_insights
 from cafepipe.insights.report import render_html
+from cafepipe.logs.generate.truth import CAFE_TIME_KEYS
 from cafepipe.logs.simulate import SimulateOptions, default_generator, simulate_logs
 from cafepipe.reporting import SILENT, Reporter
 
@@ -39,16 +40,24 @@ def insights_from_log_group(config: StackConfig, clients: AwsClients, report: De
     """The owner's answers from the events that reached CloudWatch Logs, compared key by key
     with what the generator wrote; the HTML report goes next to the demo's state."""
     run = compute_insights(
-        f"logs:{config.access_log_group}", None, config.access_log_group, clients
+        f"logs:{config.access_log_group}",
+        None,
+        config.access_log_group,
+        clients,
+        zone=config.timezone,
     )
     truth = json.loads(Path(report.truth_file or "").read_text())
-    differing = [key for key in SCHEMA_KEYS if run.data[key] != truth[key]]
+    # The café-time keys too: the truth counts them in the config's zone, as insights does.
+    keys = (*SCHEMA_KEYS, *CAFE_TIME_KEYS)
+    differing = [key for key in keys if run.data[key] != truth[key]]
     if differing:
         raise CafepipeError(
             "the insights of the delivered events differ from the generated truth on: "
             + ", ".join(differing)
         )
-    report.truth_check = f"all {len(SCHEMA_KEYS)} schema keys equal the generator's truth"
+    report.truth_check = (
+        f"all {len(keys)} schema keys equal the generator's truth (café time in {config.timezone})"
+    )
     out = config.state_root / "report.html"
     out.write_text(render_html(run.data, run.meta), encoding="utf-8")
     report.report_file = str(out)
@@ -135,7 +144,7 @@ def run_demo(
                 report.outputs,
                 stack.clients,
                 SimulateOptions(lines=lines),
-                default_generator(reporter),
+                default_generator(reporter, config.timezone),
                 reporter=reporter,
             )
             report.simulated_log = result.local_log

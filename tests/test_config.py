@@ -11,6 +11,7 @@ from cafepipe.cli import cli
 from cafepipe.config import (
     OFFLINE_PROVIDER_VERSION,
     RETENTION_DAYS_ALLOWED,
+    FleetSettings,
     load_config,
     validate_bucket_name,
 )
@@ -152,6 +153,68 @@ def test_every_allowed_retention_is_accepted(tmp_path: Path) -> None:
             ).log_retention_days
             == days
         )
+
+
+def test_profile_defaults_to_single_and_fleet_takes_sizes(tmp_path: Path) -> None:
+    single = load_config(None, {"state_dir": str(tmp_path)}, environ={})
+    assert (single.profile, single.fleet, single.fleet_enabled) == ("single", None, False)
+    config_file = tmp_path / "cafepipe.toml"
+    config_file.write_text('profile = "fleet"\n[fleet]\nmin_size = 2\nmax_size = 6\n')
+    fleet = load_config(config_file, {"state_dir": str(tmp_path)}, environ={})
+    assert fleet.fleet_enabled and fleet.fleet == FleetSettings(min_size=2, max_size=6)
+    # No [fleet] table: the defaults; one size given, the other's default; the environment.
+    config_file.write_text('profile = "fleet"\n')
+    assert load_config(config_file, environ={}).fleet == FleetSettings(2, 4)
+    config_file.write_text('profile = "fleet"\n[fleet]\nmax_size = 20\n')
+    assert load_config(config_file, environ={}).fleet == FleetSettings(2, 20)
+    from_env = load_config(
+        None, {"state_dir": str(tmp_path)}, environ={"CAFEPIPE_PROFILE": "fleet"}
+    )
+    assert from_env.fleet == FleetSettings()
+
+
+@pytest.mark.parametrize(
+    ("toml", "field", "words"),
+    [
+        ('profile = "cluster"\n', "profile", "not a profile"),
+        ('[fleet]\nmin_size = 2\n', "fleet", "only with profile = 'fleet'"),
+        ('profile = "single"\n[fleet]\nmax_size = 3\n', "fleet", "only with profile"),
+        ('profile = "fleet"\nfleet = 3\n', "fleet", "must be a table"),
+        ('profile = "fleet"\n[fleet]\ndesired = 3\n', "fleet.desired", "unknown setting"),
+        ('profile = "fleet"\n[fleet]\nmin_size = 0\n', "fleet.min_size", "from 1 to 20"),
+        ('profile = "fleet"\n[fleet]\nmax_size = 21\n', "fleet.max_size", "from 1 to 20"),
+        ('profile = "fleet"\n[fleet]\nmax_size = 2.5\n', "fleet.max_size", "whole number"),
+        ('profile = "fleet"\n[fleet]\nmax_size = "4"\n', "fleet.max_size", "whole number"),
+        ('profile = "fleet"\n[fleet]\nmin_size = true\n', "fleet.min_size", "whole number"),
+        ('profile = "fleet"\n[fleet]\nmin_size = 5\nmax_size = 3\n', "fleet.min_size",
+         "larger than max_size 3"),
+    ],
+)  # fmt: skip
+def test_bad_fleet_settings_name_the_field(
+    toml: str, field: str, words: str, tmp_path: Path
+) -> None:
+    config_file = tmp_path / "cafepipe.toml"
+    config_file.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file, environ={})
+    assert (caught.value.field, caught.value.exit_code) == (field, 2)
+    assert words in str(caught.value)
+
+
+def test_cli_bad_fleet_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cafepipe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cafepipe.toml").write_text('profile = "fleet"\n[fleet]\nmax_size = 99\n')
+    with pytest.raises(SystemExit) as exited:
+        main(["render"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: config: fleet.max_size: 99 is not a whole number from 1 to 20")
+    assert "Traceback" not in err
+    assert not (tmp_path / ".cafepipe").exists()  # nothing rendered
 
 
 def test_cli_bad_config_exits_2_before_any_cloud_call(

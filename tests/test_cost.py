@@ -871,3 +871,133 @@ def test_what_the_scanner_cannot_evaluate_is_assumed_and_said(tmp_path: Path) ->
     assert "aws_kms_key.logs: count is an expression; assumed 1" in text
     assert "aws_cloudwatch_metric_alarm.each_zone: for_each over a computed value" in text
     assert "NOT PRICED (unknown to cafepipe's price table): aws_lambda_function" in text
+
+
+# --------------------------------------------------------------------------- the fleet and the lake
+
+
+def fleet_render(tmp_path: Path, **values: Any) -> tuple[StackConfig, Path]:
+    config_file = tmp_path / "cafepipe.toml"
+    lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    config_file.write_text(
+        "\n".join(['profile = "fleet"', *lines, "[fleet]", "min_size = 2", "max_size = 6"]) + "\n",
+        encoding="utf-8",
+    )
+    config = load_config(config_file, {"state_dir": str(tmp_path / "state")}, environ={})
+    return config, _real_render(config, tmp_path / "tf")
+
+
+FLEET_USAGE = {**PINNED_LOGS, "data_out_gb_per_month": 4.0}
+
+
+def test_fleet_lines_from_the_real_render(tmp_path: Path) -> None:
+    from cafepipe.cost import estimate as est
+    from cafepipe.cost.prices import (
+        ALB_LCU_GB_PER_HOUR,
+        ALB_LCU_NEW_CONNECTIONS_PER_SECOND,
+        ATHENA_MIN_BYTES_PER_QUERY,
+        HOURS_PER_MONTH,
+    )
+    from cafepipe.deploy.render import athena_named_queries
+
+    config, tf = fleet_render(tmp_path)
+    report = estimate_cost(config, FLEET_USAGE, terraform_dir=tf)
+    region = config.region
+    hour = instance_price(region, "t4g.nano").usd
+
+    servers = item(report, "EC2", "t4g.nano Linux On-Demand × 2 (the fleet's min_size)")
+    assert servers.quantity == 2 * HOURS_PER_MONTH
+    assert servers.monthly_usd == pytest.approx(2 * HOURS_PER_MONTH * hour)
+    assert item(report, "EBS", "gp3 root volume").quantity == 2 * 8
+    # The max_size is said, with what it would add.
+    scaling = next(a for a in report.assumptions if a.startswith("fleet: priced at min_size"))
+    extra = 4 * HOURS_PER_MONTH * hour + 4 * 8 * price(region, "ebs.gp3").usd
+    assert "max_size (6)" in scaling and format_usd(extra) in scaling
+
+    alb = item(report, "Elastic Load Balancing", "Application Load Balancer hours")
+    assert alb.monthly_usd == pytest.approx(HOURS_PER_MONTH * price(region, "elb.alb_hour").usd)
+    per_second = PINNED_LOGS["log_lines_per_month"] / (HOURS_PER_MONTH * 3600)
+    lcus = max(
+        per_second / ALB_LCU_NEW_CONNECTIONS_PER_SECOND, 4.0 / HOURS_PER_MONTH / ALB_LCU_GB_PER_HOUR
+    )
+    lcu = item(report, "Elastic Load Balancing", "Application Load Balancer LCU-hours")
+    assert lcu.quantity == pytest.approx(lcus * HOURS_PER_MONTH)
+    assert lcu.monthly_usd == pytest.approx(
+        lcus * HOURS_PER_MONTH * price(region, "elb.alb_lcu").usd
+    )
+    crossing = item(report, "Data transfer", "cross-zone")
+    assert crossing.quantity == pytest.approx(4.0 * est.CROSS_ZONE_SHARE)
+    assert crossing.monthly_usd == 0  # an ALB's cross-zone traffic to its targets is free
+    # The internal load balancer (CloudFront's VPC origin) has no public address.
+    assert not [i for i in report.items if "public IPv4" in i.item]
+
+    named = len(athena_named_queries(config))
+    queries = named * est.DEFAULT_ATHENA_CATALOG_RUNS
+    lake_gb_per_day = 300_000 * 400 * 0.15 / 1e9 / (365 / 12)
+    per_query = max(
+        lake_gb_per_day * est.DEFAULT_ATHENA_DAYS_SCANNED * 1e9, ATHENA_MIN_BYTES_PER_QUERY
+    )
+    athena = item(report, "Athena", "data scanned")
+    assert athena.quantity == pytest.approx(queries * per_query / 1e12)
+    assert athena.monthly_usd == pytest.approx(
+        athena.quantity * price(region, "athena.scanned").usd
+    )
+    objects = item(report, "Glue Data Catalog", "objects stored")
+    assert objects.quantity == 2 and objects.monthly_usd == 0  # inside the free million
+    requests = item(report, "Glue Data Catalog", "requests")
+    assert requests.quantity == queries * est.GLUE_REQUESTS_PER_QUERY and requests.monthly_usd == 0
+    puts = item(report, "S3", "lake PUT/LIST")
+    days = est.DEFAULT_ATHENA_DAYS_SCANNED
+    assert puts.quantity == pytest.approx(
+        2 * (365 / 12) + queries * est.ATHENA_RESULT_PUTS_PER_QUERY + queries * days
+    )
+    assert puts.monthly_usd == pytest.approx(puts.quantity * price(region, "s3.put_requests").usd)
+    gets = item(report, "S3", "lake GET")
+    assert gets.quantity == pytest.approx(queries * (days * 2 + est.ATHENA_RESULT_GETS_PER_QUERY))
+    assert not [a for a in report.assumptions if "NOT PRICED" in a]
+    assert not [a for a in report.assumptions if "assumed 1 instance" in a]
+
+
+def test_fleet_usage_overrides_and_the_public_load_balancer(tmp_path: Path) -> None:
+    config, tf = fleet_render(tmp_path, site_access="public-ip")
+    usage = {**FLEET_USAGE, "athena_tb_scanned_per_month": 0.5, "alb_lcus_per_hour": 2}
+    report = estimate_cost(config, usage, terraform_dir=tf)
+    assert item(report, "Athena", "data scanned").monthly_usd == pytest.approx(
+        0.5 * price(config.region, "athena.scanned").usd
+    )
+    assert item(
+        report, "Elastic Load Balancing", "Application Load Balancer LCU-hours"
+    ).quantity == (2 * 730)
+    # Public servers and an internet-facing load balancer (one address a zone) pay for IPv4.
+    ipv4 = price(config.region, "vpc.public_ipv4").usd
+    assert item(report, "VPC", "public IPv4 addresses of the servers").monthly_usd == pytest.approx(
+        2 * 730 * ipv4
+    )
+    assert item(report, "VPC", "public IPv4 addresses of the internet-facing").quantity == 2 * 730
+
+
+def test_one_server_has_no_fleet_lines_and_no_athena_by_default(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    report = estimate_cost(config, PINNED_LOGS, terraform_dir=_real_render(config, tmp_path / "tf"))
+    services = {i.service for i in report.items}
+    assert "Elastic Load Balancing" not in services and "Athena" not in services
+    # Its one server still writes a lake partition a day.
+    assert item(report, "S3", "lake PUT/LIST").quantity == pytest.approx(365 / 12)
+
+
+def test_cli_prices_a_fleet_config_as_json(tmp_path: Path) -> None:
+    pytest.importorskip("cafepipe.deploy.render")
+    (tmp_path / "cafepipe.toml").write_text(
+        'profile = "fleet"\n[fleet]\nmin_size = 3\nmax_size = 5\n', encoding="utf-8"
+    )
+    result = run_cost(tmp_path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    by_item = {i["item"]: i for i in data["items"]}
+    assert by_item["t4g.nano Linux On-Demand × 3 (the fleet's min_size)"]["quantity"] == 3 * 730
+    assert {"Elastic Load Balancing", "Athena", "Glue Data Catalog"} <= {
+        i["service"] for i in data["items"]
+    }
+    table = run_cost(tmp_path)
+    alb = by_item["Application Load Balancer hours"]["monthly_usd"]
+    assert table.exit_code == 0 and format_usd(alb) in " ".join(table.stdout.split())

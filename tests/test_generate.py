@@ -100,6 +100,9 @@ def reference_truth(path: Path, log_format: str) -> dict[str, Any]:
     order_ips = {r["ip"] for r in records if r["path"] == "/cafe/processOrder.php"}
     places: dict[int, dict[str, list[int]]] = {0: {}, 1: {}, 2: {}}
     for r in records:
+        # Places rank customers: robots and scanner probes are left out.
+        if traffic.is_bot_user_agent(r["agent"]) or traffic.is_scanner_path(r["path"]):
+            continue
         for level in range(3):
             entry = places[level].setdefault(r["place"][level], [0, 0])
             entry[0] += r["path"] == "/cafe/menu.php"
@@ -261,7 +264,8 @@ def test_truth_equals_an_independent_count_of_the_file(
     path = tmp_path / name
     truth = generate_log(make_options(40_000, log_format=log_format, profile=profile), path)
     expected = reference_truth(path, log_format)
-    assert list(truth) == list(expected)
+    # The contract's keys, recounted here; the visit keys have their own tests (test_visits.py).
+    assert set(expected) <= set(truth)
     for key, value in expected.items():
         assert truth[key] == value, key
     assert truth["requests"] == 40_000 and len(truth["by_city"]) == 10
@@ -275,7 +279,8 @@ def test_truth_file_written_by_the_cli_is_the_schema(tmp_path: Path) -> None:
         main(args)
     assert exit_info.value.code == 0
     truth = json.loads(truth_path.read_text())
-    assert truth == reference_truth(out, "json")
+    expected = reference_truth(out, "json")
+    assert {key: truth[key] for key in expected} == expected
 
 
 # --- statistical shape (100k+ lines) --------------------------------------------------------

@@ -12,7 +12,7 @@ from cafepipe.cafe import geography
 from cafepipe.errors import UsageError
 from cafepipe.insights import compute_insights, parse_since
 from cafepipe.insights.duckdb_engine import detect_format, load_log, run_catalog
-from cafepipe.insights.queries import INSIGHTS, SECTIONS, VIEWS
+from cafepipe.insights.queries import INSIGHTS, SECTIONS, VIEWS, reads_visits
 from cafepipe.insights.summary import summarize
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
@@ -141,16 +141,9 @@ def test_json_log_design_keys(json_log: Path) -> None:
     assert data["by_city"] == [
         ["Seattle", 2, 1],
         ["Portland", 1, 0],
-        ["Amsterdam", 0, 0],
-        ["Mountain View", 0, 0],
-    ]
-    assert data["by_region"] == [
-        ["Washington", 2, 1],
-        ["Oregon", 1, 0],
-        ["California", 0, 0],
-        ["North Holland", 0, 0],
-    ]
-    assert data["by_country"] == [["US", 3, 1], ["NL", 0, 0]]
+    ]  # Googlebot's Mountain View and the scanner's Amsterdam are no customers' places
+    assert data["by_region"] == [["Washington", 2, 1], ["Oregon", 1, 0]]
+    assert data["by_country"] == [["US", 3, 1]]
     hourly = [0] * 24
     hourly[8], hourly[9], hourly[23] = 5, 1, 1
     assert data["hourly"] == hourly
@@ -256,7 +249,7 @@ def test_combined_log_with_odd_lines(tmp_path: Path) -> None:
     assert data["top_paths"][0] == ["/cafe", 2]
     assert ['/a"b', 1] in data["top_paths"]
     assert data["hourly"][23] == 1 and data["hourly"][8] == 2
-    assert data["by_city"] == [["Seattle", 1, 1], ["Mountain View", 0, 0]]
+    assert data["by_city"] == [["Seattle", 1, 1]]  # not Googlebot's Mountain View
     assert data["items_ordered"] == [["mocha", 3, 1]]
     assert data["bot_requests"] == 1
     assert data["scanner_requests"] == 1
@@ -326,8 +319,10 @@ def test_usage_errors(tmp_path: Path) -> None:
         compute_insights(str(tmp_path / "missing.log"), None, "apache/access", None)
     with pytest.raises(UsageError, match="no log to analyse"):
         compute_insights(None, None, "apache/access", None)
-    with pytest.raises(UsageError, match="athena is not available"):
+    with pytest.raises(UsageError, match="athena reads the stack's data lake, not --source"):
         compute_insights("x.log", None, "apache/access", None, engine="athena")
+    with pytest.raises(UsageError, match="athena needs AWS access"):
+        compute_insights(None, None, "apache/access", None, engine="athena")
     with pytest.raises(UsageError, match="reads a log group"):
         compute_insights("x.log", None, "apache/access", None, engine="cloudwatch")
     with pytest.raises(UsageError, match="s3://bucket/key"):
@@ -340,8 +335,10 @@ def test_catalog_is_complete() -> None:
     assert {insight.section for insight in INSIGHTS} == set(SECTIONS)
     for insight in INSIGHTS:
         assert insight.view in VIEWS, insight.id
-        assert insight.title and insight.description and insight.logs_insights
-        assert "'" not in insight.logs_insights, insight.id  # Logs Insights quotes with "
+        assert insight.title and insight.description
+        # Visits (sessions) have no Logs Insights query: DuckDB and Athena only.
+        assert bool(insight.logs_insights) != reads_visits(insight.sql), insight.id
+        assert "'" not in (insight.logs_insights or ""), insight.id  # Logs Insights quotes with "
 
 
 def test_customer_cities_leave_bots_and_scanners_out(tmp_path: Path) -> None:
@@ -362,8 +359,8 @@ def test_customer_cities_leave_bots_and_scanners_out(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     data = insights_of(path)
     assert data["customer_cities"] == [["Seattle", 2, 1, 2], ["Portland", 1, 0, 0]]
-    # The schema's by_city keeps its meaning: every menu view, bots included.
-    assert data["by_city"][0] == ["Mountain View", 5, 0]
+    # The places rank customers too: Googlebot's menu views are not Mountain View's.
+    assert data["by_city"] == [["Seattle", 3, 2], ["Portland", 1, 0]]
 
 
 def test_customer_cities_from_logs_insights_rows() -> None:

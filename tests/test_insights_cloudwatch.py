@@ -214,7 +214,8 @@ def test_whole_catalog_becomes_the_insights_json() -> None:
         "orders_by_city": [cells(city="Seattle", orders="4")],
     }
     with Stubber(client) as stubber:
-        ids = [insight.id for insight in INSIGHTS_BY_ID.values()]
+        # Visits and the funnel have no Logs Insights query: no query starts for them.
+        ids = [i.id for i in INSIGHTS_BY_ID.values() if i.logs_insights is not None]
         for number, insight_id in enumerate(ids):
             start_query(stubber, insight_id, f"q{number}")
         for number, insight_id in enumerate(ids):
@@ -232,7 +233,7 @@ def test_whole_catalog_becomes_the_insights_json() -> None:
     assert data["devices"] == [["Computer", 62], ["Phone", 30], ["Tablet", 1]]
     assert data["by_city"] == [["Seattle", 12, 4], ["Austin", 3, 0]]
     assert data["by_region"] == []
-    assert run.meta["bytes_scanned"] == 1000 * len(INSIGHTS_BY_ID)
+    assert run.meta["bytes_scanned"] == 1000 * len(ids)
     assert run.meta["engine"] == "cloudwatch"
 
 

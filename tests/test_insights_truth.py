@@ -1,7 +1,13 @@
-"""On simulated logs, the insights equal the generator's ground truth, key by key."""
+"""On simulated logs, the insights equal the generator's ground truth, key by key.
+
+Every key: the contract's (`SCHEMA_KEYS`) and the page views' (`PAGE_VIEW_KEYS`: visits,
+bounces, durations, entry/exit pages, the funnel, top pages), as `--format json` prints them,
+in both log formats and with malformed lines mixed in.
+"""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from cafepipe.cafe.traffic import SCHEMA_KEYS
+from cafepipe.cafe.traffic import PAGE_VIEW_KEYS, SCHEMA_KEYS
 from cafepipe.insights.duckdb_engine import load_log, run_catalog
-from cafepipe.insights.summary import summarize
+from cafepipe.insights.summary import program_json, summarize
 from cafepipe.logs.generate import build_options, generate_log
 
 START = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
@@ -29,11 +35,14 @@ def simulated(tmp_path: Path, log_format: str, name: str, **knobs: Any) -> tuple
 
 def insights_of(path: Path) -> dict[str, Any]:
     loaded = load_log(path)
-    return summarize(run_catalog(loaded), loaded.invalid_lines)
+    return program_json(summarize(run_catalog(loaded), loaded.invalid_lines))
+
+
+COMPARED = (*SCHEMA_KEYS, *PAGE_VIEW_KEYS, "schema_version")
 
 
 def assert_matches_truth(data: dict[str, Any], truth: dict[str, Any], invalid: int = 0) -> None:
-    for key in SCHEMA_KEYS:
+    for key in COMPARED:
         expected = invalid if key == "invalid_lines" else truth[key]
         assert data[key] == expected, key
 
@@ -43,6 +52,26 @@ def test_insights_equal_truth(tmp_path: Path, log_format: str) -> None:
     path, truth = simulated(tmp_path, log_format, "access_log")
     assert truth["requests"] == 30_000 and truth["by_city"] and truth["bot_requests"]
     assert_matches_truth(insights_of(path), truth)
+
+
+def test_the_generated_visits_show_what_an_owner_looks_for(tmp_path: Path) -> None:
+    _, truth = simulated(tmp_path, "json", "access_log")
+    # Visits of several pages and bounces, returning visitors, a funnel that loses visits at
+    # every step, and the pages counted without their stylesheets and pictures.
+    assert truth["visits"] > 1000 and 2 < truth["pageviews_per_visit"] < 4
+    assert 0.2 < truth["bounce_rate"] < 0.5
+    assert truth["returning_visitors"] > 0.1 * truth["visitors"] > 0
+    assert truth["visit_duration_mean_s"] > truth["visit_duration_median_s"] > 0
+    funnel = truth["funnel"]
+    assert [step["step"] for step in funnel] == ["landing", "menu", "item", "order"]
+    assert funnel[0]["visits"] == truth["visits"]
+    assert all(a["visits"] > b["visits"] > 0 for a, b in itertools.pairwise(funnel))
+    assert all(step["drop_off"] > 0 for step in funnel[1:])
+    assert {row["device"] for row in truth["funnel_by_device"]} == {"Phone", "Computer", "Tablet"}
+    assert any(row["campaign"] for row in truth["funnel_by_source"])
+    pages = [row["path"] for row in truth["top_pages"]]
+    assert pages and not [path for path in pages if path.endswith((".css", ".js", ".svg", ".ico"))]
+    assert truth["entry_pages"][0]["path"] == "/cafe"
 
 
 def test_attack_profile_gzip(tmp_path: Path) -> None:

@@ -73,14 +73,26 @@ ALERTS_SKIPS = {
     "CKV_AWS_117", "CKV_AWS_272",
 }  # fmt: skip
 AWS6_ALERTS_SKIPS = ALERTS_SKIPS | {"CKV_AWS_297"}
+# profile = "fleet": the load balancer (no WAF, no logs of its own, no deletion protection, HTTP
+# listener and targets behind CloudFront), and no instance resource (its monitoring skip).
+FLEET_SKIPS = {
+    "CKV2_AWS_28", "CKV2_AWS_20", "CKV_AWS_91", "CKV_AWS_150", "CKV_AWS_378", "CKV_AWS_2",
+    "CKV_AWS_103",
+}  # fmt: skip
+FLEET_COMMON_SKIPS = COMMON_CHECKOV_SKIPS - {"CKV_AWS_126"} | FLEET_SKIPS
 EXPECTED_CHECKOV_SKIPS = {
     "aws6": COMMON_CHECKOV_SKIPS | PRIVATE_NETWORK_SKIPS | CLOUDFRONT_SKIPS | AWS6_ALERTS_SKIPS,
     "aws3": COMMON_CHECKOV_SKIPS | PRIVATE_NETWORK_SKIPS | ALERTS_SKIPS | {"CKV_AWS_363"},
     "aws6-public-ip": COMMON_CHECKOV_SKIPS | PUBLIC_IP_SKIPS,
+    "aws6-fleet": FLEET_COMMON_SKIPS | PRIVATE_NETWORK_SKIPS | CLOUDFRONT_SKIPS,
+    "aws3-fleet": FLEET_COMMON_SKIPS | PRIVATE_NETWORK_SKIPS,
+    "aws6-fleet-public-ip": FLEET_COMMON_SKIPS | PUBLIC_IP_SKIPS,
+    "aws3-fleet-public-ip": FLEET_COMMON_SKIPS | PUBLIC_IP_SKIPS,
 }
+FLEET = {"profile": "fleet", "fleet": {"min_size": 2, "max_size": 3}}
 
 
-def make_config(tmp_path: Path, emulated: bool, **flags: str) -> StackConfig:
+def make_config(tmp_path: Path, emulated: bool, **flags: object) -> StackConfig:
     values = {"state_dir": str(tmp_path / "state"), **flags}
     if emulated:
         values["endpoint_url"] = ENDPOINT
@@ -474,7 +486,8 @@ def test_dashboard_has_section_headers_and_the_lab_queries(tmp_path: Path) -> No
     assert texts[0].startswith("# ")
     assert [t for t in texts if t.startswith("## ")] == [f"## {s}" for s in SECTIONS]
     logs = [w["properties"] for w in widgets if w["type"] == "log"]
-    assert len(logs) == len(INSIGHTS)
+    # Every insight Logs Insights can answer (visits need sessions: DuckDB and Athena).
+    assert len(logs) == len([i for i in INSIGHTS if i.logs_insights])
     assert {p["view"] for p in logs} == {"timeSeries", "pie", "table", "bar"}
     assert all(p["query"].startswith("SOURCE 'shop/apache/access' | ") for p in logs)
     assert all(p["region"] == "eu-west-1" for p in logs)
@@ -546,6 +559,16 @@ def both_renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "aws6-public-ip": render_stack(
             make_config(root, emulated=False, site_access="public-ip"), root / "aws6-public-ip"
         ),
+        "aws6-fleet": render_stack(make_config(root, emulated=False, **FLEET), root / "aws6-fleet"),
+        "aws3-fleet": render_stack(make_config(root, emulated=True, **FLEET), root / "aws3-fleet"),
+        "aws6-fleet-public-ip": render_stack(
+            make_config(root, emulated=False, site_access="public-ip", **FLEET),
+            root / "aws6-fleet-public-ip",
+        ),
+        "aws3-fleet-public-ip": render_stack(
+            make_config(root, emulated=True, site_access="public-ip", **FLEET),
+            root / "aws3-fleet-public-ip",
+        ),
     }
 
 
@@ -558,14 +581,15 @@ def test_both_renders_pass_terraform_fmt_check(both_renders: dict[str, Path]) ->
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("flavour", ["aws3", "aws3-fleet", "aws3-fleet-public-ip"])
 def test_offline_render_validates_with_the_offline_provider(
-    both_renders: dict[str, Path], tmp_path: Path
+    both_renders: dict[str, Path], tmp_path: Path, flavour: str
 ) -> None:
     from cafepipe.deploy.stack import terraform_env
     from cafepipe.deploy.terraform import TerraformRunner, select_backend
 
     work = tmp_path / "tf"
-    shutil.copytree(both_renders["aws3"], work)
+    shutil.copytree(both_renders[flavour], work)
     config = make_config(tmp_path, emulated=True)
     runner = TerraformRunner(work, terraform_env(config), select_backend())
     runner.init()  # offline: the filesystem mirror of provider 3.39.0

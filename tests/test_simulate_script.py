@@ -4,6 +4,7 @@ the emulator, and a recording stand-in plays amazon-cloudwatch-agent-ctl."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import stat
 import subprocess
 import sys
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from cafepipe import config as cfg
 from cafepipe.aws import AwsClients
 from cafepipe.config import load_config
 from cafepipe.deploy.emulator import EmulatorInfo
+from cafepipe.deploy.render import ARCHIVED_DAYS_DIR, SIMULATED_HEADS_DIR
 from cafepipe.logs.simulate import agent_config_for_run, agent_state_file_name
 from cafepipe.logs.simulate import render_simulate_script as render_script
 
@@ -43,12 +46,19 @@ fi
 """
 
 
-STREAM = "i-0123456789abcdef0/simulated-20261127T050000Z-beef"
+RUN_ID = "20261127T050000Z-beef"
+STREAM = f"i-0123456789abcdef0/simulated-{RUN_ID}"
+LAKE_DAYS = (date(2026, 11, 26), date(2026, 11, 27))
 FIRST_CONFIG = '{"logs": "the agent config written at first boot"}'
 
 
 def render_simulate_script(
-    *, source_url: str, region: str, expected_lines: int, root: str = ""
+    *,
+    source_url: str,
+    region: str,
+    expected_lines: int,
+    root: str = "",
+    lake_days: tuple[date, ...] = LAKE_DAYS,
 ) -> str:
     """The script as simulate-logs renders it, for this run's stream."""
     config = load_config(None, {}, environ={})
@@ -59,7 +69,22 @@ def render_simulate_script(
         root=root,
         log_stream=STREAM,
         agent_config=agent_config_for_run(config, STREAM),
+        run_id=RUN_ID,
+        lake_days=lake_days,
     )
+
+
+def head_records(root: Path) -> dict[str, str]:
+    """The swap's records of what it put at the head of the access log: sha256 → run."""
+    records = {}
+    for path in sorted((root / SIMULATED_HEADS_DIR.lstrip("/")).glob("*.head")):
+        fields = dict(line.split("=", 1) for line in path.read_text().splitlines())
+        records[fields["sha256"]] = f"{fields['run']} {fields['bytes']}"
+    return records
+
+
+def sha256(lines: list[str]) -> str:
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def access_log_stream(agent_config: Path) -> str:
@@ -76,7 +101,7 @@ def test_state_file_name_matches_the_agents_escaping() -> None:
 
 def make_sandbox(root: Path, old_lines: int = 3, with_state: bool = True) -> None:
     log = root / cfg.ACCESS_LOG_PATH.lstrip("/")
-    log.parent.mkdir(parents=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("".join(f'{{"time":"old {i}"}}\n' for i in range(old_lines)))
     log.chmod(0o640)
     ctl = root / cfg.AGENT_CTL.lstrip("/")
@@ -160,6 +185,11 @@ def test_script_swaps_the_log_clears_the_offset_and_restarts_the_agent(
     assert f"log stream:    {STREAM}" in done.stdout
     assert f"stream={STREAM}" in log.with_name("access_log.cafepipe-simulated").read_text()
     assert not list(log.parent.glob(".cafepipe-simulate.*"))  # work dir removed
+    # For the archive: exactly which bytes lead the log now, and the days the run writes.
+    size = len("".join(lines).encode())
+    assert head_records(root) == {sha256(lines): f"{RUN_ID} {size}"}
+    days_dir = root / ARCHIVED_DAYS_DIR.lstrip("/")
+    assert sorted(p.name for p in days_dir.iterdir()) == ["2026-11-26", "2026-11-27"]
 
     # A re-run keeps the original log and replaces only the previous simulation's copy.
     lines2 = new_lines(200)
@@ -173,6 +203,40 @@ def test_script_swaps_the_log_clears_the_offset_and_restarts_the_agent(
     assert backup.read_text().startswith('{"time":"old 0"}')
     assert log.with_name("access_log.previous-simulation").read_text() == "".join(lines)
     assert "cleared: no" in again.stdout
+    # The first simulated log was set aside, never to be rotated: its record went with it.
+    assert head_records(root) == {sha256(lines2): f"{RUN_ID} {len(''.join(lines2))}"}
+
+
+@pytest.mark.integration
+def test_a_rotated_simulated_log_keeps_its_record_through_a_second_run(
+    tmp_path: Path, emulator: EmulatorInfo
+) -> None:
+    """Rotated before the next run, the first simulated log will still be archived: both
+    records stay, each for its own file."""
+    root = tmp_path / "root"
+    make_sandbox(root)
+    bucket, key = f"b-{uuid.uuid4().hex[:10]}", "simulated-logs/a.json.gz"
+    lines, lines2 = new_lines(30), new_lines(40)
+    upload_lines(emulator.url, bucket, key, lines)
+    upload_lines(emulator.url, bucket + "x", key, lines2)
+    log = root / cfg.ACCESS_LOG_PATH.lstrip("/")
+    for source, count in ((bucket, 30), (bucket + "x", 40)):
+        script = render_simulate_script(
+            source_url=f"s3://{source}/{key}",
+            region="us-east-1",
+            expected_lines=count,
+            root=str(root),
+        )
+        done = run_script(script, root, emulator.url)
+        assert done.returncode == 0, done.stderr
+        if count == 30:  # logrotate renames the log, the server goes on logging
+            log.rename(log.with_name("access_log-20261127-1795700000"))
+            log.write_text('{"time":"real"}\n')
+    assert head_records(root) == {
+        sha256(lines): f"{RUN_ID} {len(''.join(lines))}",
+        sha256(lines2): f"{RUN_ID} {len(''.join(lines2))}",
+    }
+    assert log.with_name("access_log.previous-simulation").read_text() == '{"time":"real"}\n'
 
 
 @pytest.mark.integration

@@ -278,6 +278,14 @@ def test_instance_role_is_least_privilege(deployed: Deployed) -> None:
     assert listed(listing["Condition"]["StringLike"]["s3:prefix"]) == ["simulated-logs/*"]
 
 
+def test_the_lake_is_deployed(deployed: Deployed) -> None:
+    """Glue table with projection, enforced workgroup, one named query per insight (the
+    checks live with the lake's other tests; this apply serves both)."""
+    from test_lake_integration import assert_lake_deployed
+
+    assert_lake_deployed(deployed.client, deployed.config, deployed.outputs)
+
+
 def test_second_plan_is_empty(deployed: Deployed) -> None:
     plan = _invoke([*deployed.base, "plan", "--json"])
     assert (plan["add"], plan["change"], plan["destroy"]) == (0, 0, 0), plan

@@ -60,6 +60,23 @@ LOGO_PATH = "/cafe/images/logo.svg"
 FAVICON_PATH = "/favicon.ico"
 ASSETS: tuple[str, ...] = (STYLESHEET_PATH, SCRIPT_PATH, LOGO_PATH, FAVICON_PATH)
 
+# Pages and assets, for every "page view" figure (visits, top_pages, slowest_pages): an asset is
+# a file a browser fetches for a page — stylesheets, scripts, images, icons, fonts — known by the
+# extension of its path (any case); every other path is a page. One rule for the insights (SQL:
+# `ASSET_PATTERN` on the lower-cased path) and the generator's ground truth (`is_asset_path`).
+ASSET_EXTENSIONS: tuple[str, ...] = (
+    "css", "js", "mjs", "map", "svg", "png", "jpg", "jpeg", "gif", "webp", "avif", "ico", "bmp",
+    "woff", "woff2", "ttf", "otf", "eot",
+)  # fmt: skip
+ASSET_PATTERN = r"\.(" + "|".join(ASSET_EXTENSIONS) + r")$"
+_ASSET_RE = re.compile(ASSET_PATTERN[:-1] + r"\Z")  # `$` would also match before a final "\n"
+
+
+def is_asset_path(path: str) -> bool:
+    """True for a stylesheet, script, image, icon or font (`ASSET_EXTENSIONS`), not a page."""
+    return _ASSET_RE.search(path.lower()) is not None
+
+
 # How many of one item an order may hold: the menu page's quantity fields stop at it, the site
 # refuses an order over it (400), and the insights leave a logged quantity over it out of
 # `items_ordered`.

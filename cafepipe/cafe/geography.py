@@ -198,6 +198,27 @@ _BLOCK_CITY: dict[str, int] = {
 _NETWORK_CITY: dict[str, int] = {p: CITY_INDEX[name] for p, name in NETWORK_CITIES.items()}
 
 
+def country_name(code: str) -> str:
+    """A country's everyday English name from its ISO 3166-1 code (`KR` → South Korea);
+    the code itself when pycountry does not know it."""
+    import pycountry  # loaded only when names are shown: its table is a few MB
+
+    country = pycountry.countries.get(alpha_2=code.upper()) if len(code) == 2 else None
+    if country is None:
+        return code
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def country_code(value: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a country's code (FR, FRA) or name (France), any case."""
+    import pycountry
+
+    try:
+        return str(pycountry.countries.lookup(value.strip()).alpha_2)
+    except LookupError:
+        return None
+
+
 def city_for_ip(ip: str) -> City | None:
     """The city a generated client address belongs to (None for an unknown address)."""
     parts = ip.split(".")

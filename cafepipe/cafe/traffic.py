@@ -24,6 +24,15 @@ SCHEMA_KEYS: tuple[str, ...] = (
     "menu_views", "order_requests", "menu_visitors", "purchasers", "conversion_rate",
     "by_city", "by_region", "by_country", "hourly", "bot_requests", "scanner_requests",
 )  # fmt: skip
+# The keys of customers' page views (robots and scanner probes left out, assets are no page
+# views): also in both, and compared key by key, but computed by DuckDB and Athena only where
+# they need visits (Logs Insights cannot sessionize). Rows are objects with named fields there.
+PAGE_VIEW_KEYS: tuple[str, ...] = (
+    "visits", "visitors", "new_visitors", "returning_visitors", "pageviews",
+    "pageviews_per_visit", "bounces", "bounce_rate", "visit_duration_median_s",
+    "visit_duration_mean_s", "entry_pages", "exit_pages", "funnel", "funnel_by_source",
+    "funnel_by_device", "top_pages",
+)  # fmt: skip
 
 # Lower-case substrings of a user agent. "bot" also catches Googlebot, bingbot, DuckDuckBot,
 # YandexBot, AhrefsBot, SemrushBot, Applebot, UptimeRobot and Pingdom.com_bot.
@@ -34,6 +43,9 @@ BOT_UA_TOKENS: tuple[str, ...] = (
     "slurp",
     "facebookexternalhit",
     "pingdom",
+    # The fleet's load balancer checks each server every few seconds (ELB-HealthChecker/2.0):
+    # a monitor, never a customer.
+    "healthchecker",
 )
 
 # Request paths (exact, case-sensitive, without query string) that only scanners ask for.

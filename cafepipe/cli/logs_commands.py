@@ -85,8 +85,16 @@ def command_line(state: CliState, *args: str) -> str:
 @click.option("--campaign-share", type=float, help="Share of landings from campaign (UTM) links.")
 @click.option("--items-per-visit", type=float, help="Mean item pages per session that goes on.")
 @click.option("--visitors", type=int, help="Distinct human visitors (default: from the size).")
+@click.option(
+    "--timezone",
+    "zone",
+    help="The café's IANA time zone, for the truth's café hours and weekdays (default: the "
+    "config's timezone, as insights uses it).",
+)
 @click.option("--quiet", is_flag=True, help="No progress and no summary on stderr.")
+@pass_state
 def generate_logs(
+    state: CliState,
     out: str,
     lines: int | None,
     days: float | None,
@@ -97,6 +105,7 @@ def generate_logs(
     truth_path: str | None,
     profile: str,
     host: str,
+    zone: str | None,
     quiet: bool,
     **knobs: float | int | None,
 ) -> None:
@@ -126,6 +135,8 @@ def generate_logs(
         seed=seed,
         log_format=log_format,
         host=host,
+        # The config is read only when no zone is given (the log itself needs no config).
+        timezone=zone if zone is not None else state.config().timezone,
         **knobs,
     )
     generator.check_writable(out)
@@ -310,10 +321,18 @@ def simulate_logs_command(
     Ctrl-C before that leaves the earlier events where they were, and a re-run converges
     the same way. --keep-earlier keeps them. See docs/delivery.md.
 
+    On a fleet (profile = "fleet") the log is split over the Auto Scaling group's servers in
+    service, by visitor (client address and user agent), one upload, command and stream per
+    server. Every run also writes the lake's partitions,
+    archive/dt=YYYY-MM-DD/instance=<id>/access.log.gz, one per day and server, with the same
+    events as the streams; earlier partitions go with the earlier streams.
+
     \b
     JSON: {"events_expected", "events_arrived", "verified", "log_group", "log_stream",
            "run_id", "earlier_streams_removed", "earlier_streams_kept", "bucket", "key",
-           "local_log", "truth_file", "command_id", "command_status", ...}
+           "local_log", "truth_file", "command_id", "command_status", "profile",
+           "instances": [{"instance_id", "log_stream", "key", "events_arrived", ...}],
+           "lake": {"prefix", "partitions", "objects", "bytes", "days", ...}, ...}
     \b
     Examples:
       cafepipe simulate-logs --yes                   # 50,000 lines
@@ -327,6 +346,7 @@ def simulate_logs_command(
         SimulateOptions,
         default_generator,
         simulate_logs,
+        target_servers,
         validate_options,
     )
 
@@ -334,7 +354,7 @@ def simulate_logs_command(
     options = validate_options(
         SimulateOptions(lines, days, seed, profile), config.log_retention_days
     )
-    generate = default_generator(state.reporter)
+    generate = default_generator(state.reporter, config.timezone)
     clients = AwsClients.for_config(config)
     clients.check_credentials()
     if config.stack_dir.is_dir():  # (else stack_outputs says the stack was never created)
@@ -343,6 +363,7 @@ def simulate_logs_command(
             lock_stack(config, "simulate-logs", lock_timeout, state.reporter)
         )
     outputs = stack_outputs(config)
+    servers = target_servers(outputs, clients, config)  # a fleet: its servers in service now
     size = f"{options.lines:,} lines" if options.lines else f"{options.days:g} days"
     afterwards = (
         "keep its earlier log streams"
@@ -350,7 +371,7 @@ def simulate_logs_command(
         else "once every event has arrived in a new stream, remove its earlier log streams"
     )
     confirm_or_refuse(
-        f"Replace the access log on {outputs['instance_id']} with {size} of simulated traffic "
+        f"Replace the access log on {servers.label} with {size} of simulated traffic "
         f"and {afterwards} in {outputs['access_log_group']}?",
         yes,
     )
@@ -362,6 +383,7 @@ def simulate_logs_command(
         generate,
         reporter=state.reporter,
         keep_earlier=keep_earlier,
+        servers=servers,
     )
     if as_json:
         emit_json(result.to_json())

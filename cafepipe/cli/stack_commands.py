@@ -12,6 +12,7 @@ from cafepipe.cli.context import CliState, confirm_or_refuse, pass_state, where
 from cafepipe.cli.views import (
     emit_json,
     err_console,
+    fleet_line,
     out_console,
     print_demo_report,
     print_destroy_report,
@@ -144,7 +145,13 @@ def up(state: CliState, yes: bool, as_json: bool, no_check: bool, lock_timeout: 
     """
     from cafepipe.cost import monthly_total_line
     from cafepipe.deploy.lock import lock_stack
-    from cafepipe.deploy.stack import PlanSummary, check_access, open_stack, up_stack
+    from cafepipe.deploy.stack import (
+        PlanSummary,
+        check_access,
+        fleet_status,
+        open_stack,
+        up_stack,
+    )
 
     config = state.config()
     # Priced before any cloud call, so a bad [usage] table fails early (exit 2).
@@ -163,6 +170,9 @@ def up(state: CliState, yes: bool, as_json: bool, no_check: bool, lock_timeout: 
         err_console.print(f"[green]Stack {config.stack} is up[/green] in {result.seconds:.0f}s.")
     else:
         err_console.print(f"Stack [bold]{config.stack}[/bold] is up to date; nothing to change.")
+    fleet = fleet_status(stack.clients, result.outputs)
+    if fleet:
+        err_console.print(f"The {fleet_line(fleet)}.")
     if as_json:
         emit_json(result.outputs)
     else:

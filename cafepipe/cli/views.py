@@ -249,9 +249,13 @@ def print_status(report: dict[str, Any]) -> None:
         return
     print_outputs(report["outputs"], title=f"Stack {report['stack']}")
     drift = report["drift"]
-    out_console.print(
-        f"Resources: {len(report['resources'])}; instance: {report['instance_state']}"
-    )
+    fleet = report.get("fleet")
+    if fleet:
+        out_console.print(f"Resources: {len(report['resources'])}; " + fleet_line(fleet))
+    else:
+        out_console.print(
+            f"Resources: {len(report['resources'])}; instance: {report['instance_state']}"
+        )
     if report["in_sync"] is None:  # another command holds the stack's lock
         out_console.print("Drift: not checked while another command works on the stack.")
     elif report["in_sync"]:
@@ -266,6 +270,22 @@ def print_status(report: dict[str, Any]) -> None:
         out_console.print(f"Alerts: [yellow]could not be read[/yellow]: {escape(alerts['error'])}")
     elif alerts:
         print_subscription_line(alerts["subscription"])
+
+
+def fleet_line(fleet: dict[str, Any]) -> str:
+    """`fleet <group>: 2 servers in service (min 2, max 6), 2 healthy behind the load balancer`."""
+    name = escape(str(fleet["asg_name"]))
+    if fleet.get("error"):
+        return f"fleet {name}: [yellow]could not be read[/yellow]: {escape(fleet['error'])}"
+    zones = len({i["zone"] for i in fleet["instances"] if i["zone"]})
+    line = (
+        f"fleet {name}: {fleet['in_service']} of {len(fleet['instances'])} servers in service"
+        f" in {zones} zone{'s' if zones != 1 else ''} (min {fleet['min_size']}, "
+        f"max {fleet['max_size']})"
+    )
+    if fleet.get("healthy_targets") is not None:
+        line += f", {fleet['healthy_targets']} healthy behind the load balancer"
+    return line
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, str]], justify: str = "left") -> None:
@@ -315,6 +335,16 @@ def print_ship_result(data: dict[str, Any], title: str) -> None:
 
 
 def print_simulate_result(result: Any) -> None:
+    fleet = result.profile == "fleet"
+    servers = [
+        (
+            escape(run.instance_id),
+            escape(f"{run.events_arrived:,} of {run.events_expected:,} → {run.log_stream}"),
+        )
+        for run in result.instances
+        if fleet
+    ]
+    lake = result.lake
     key_value_table(
         "Simulated log delivered",
         [
@@ -322,7 +352,14 @@ def print_simulate_result(result: Any) -> None:
                 "events arrived",
                 f"[green]{result.events_arrived:,}[/green] of {result.events_expected:,}",
             ),
-            ("log stream", escape(f"{result.log_group} / {result.log_stream}")),
+            *(servers or [("log stream", escape(f"{result.log_group} / {result.log_stream}"))]),
+            (
+                "lake",
+                escape(
+                    f"{lake.get('partitions', 0)} partitions ({len(lake.get('days', []))} days) "
+                    f"in s3://{result.bucket}/{lake.get('prefix', '')}"
+                ),
+            ),
             (
                 "earlier streams",
                 escape(
@@ -331,7 +368,7 @@ def print_simulate_result(result: Any) -> None:
                     else f"{len(result.earlier_streams_removed)} removed"
                 ),
             ),
-            ("object", escape(f"s3://{result.bucket}/{result.key}")),
+            *([] if fleet else [("object", escape(f"s3://{result.bucket}/{result.key}"))]),
             ("ground truth", escape(result.truth_file)),
             ("SSM command", escape(f"{result.command_id} ({result.command_status})")),
         ],

@@ -26,12 +26,16 @@ from cafepipe.cafe.limits import LOGS_EVENT_OVERHEAD_BYTES
 from cafepipe.config import StackConfig
 from cafepipe.cost.hcl import StackInventory, StackResource, for_each_entries, scan_stack
 from cafepipe.cost.prices import (
+    ALB_LCU_GB_PER_HOUR,
+    ALB_LCU_NEW_CONNECTIONS_PER_SECOND,
+    ATHENA_MIN_BYTES_PER_QUERY,
     CURRENCY,
     DASHBOARD_FREE_TIER_METRICS,
     FREE_TIERS,
     GB,
     HOURS_PER_MONTH,
     PRICE_DATE,
+    TB,
     FreeTier,
     instance_price,
     price,
@@ -61,6 +65,18 @@ DEFAULT_LOG_LINES_PER_MONTH = 608_333
 DEFAULT_BYTES_PER_LOG_LINE = 500
 DEFAULT_LOG_STORAGE_COMPRESSION = 0.10
 DEFAULT_BYTES_PER_RESPONSE = 3_400
+# The fleet's Athena use: the catalog run once a day over the last 30 days of the lake.
+DEFAULT_ATHENA_CATALOG_RUNS = 30
+DEFAULT_ATHENA_DAYS_SCANNED = 30
+# Two zones behind a load balancer that spreads every request over all servers: half the
+# requests cross a zone to reach their server.
+FLEET_ZONES = 2
+CROSS_ZONE_SHARE = 1 - 1 / FLEET_ZONES
+# Glue Data Catalog calls Athena makes per query (GetDatabase, GetTable; projection needs no
+# GetPartitions), and S3 calls per query for its results (the result file and its metadata).
+GLUE_REQUESTS_PER_QUERY = 2
+ATHENA_RESULT_PUTS_PER_QUERY = 2
+ATHENA_RESULT_GETS_PER_QUERY = 1
 
 
 @dataclass(frozen=True)
@@ -120,7 +136,26 @@ USAGE_FIELDS: Mapping[str, UsageField] = {
     "data_out_gb_per_month": UsageField(
         None, "GB", "data out to the internet (default: lines × bytes per response)"
     ),
-    "athena_tb_scanned_per_month": UsageField(0, "TB", "Athena data scanned (the at-scale path)"),
+    "athena_tb_scanned_per_month": UsageField(
+        None,
+        "TB",
+        "Athena data scanned (default on a fleet: queries × the lake's days each scans, at least "
+        "10 MB a query; 0 for one server)",
+    ),
+    "athena_catalog_runs_per_month": UsageField(
+        DEFAULT_ATHENA_CATALOG_RUNS,
+        "runs",
+        "times a month the whole catalog runs on Athena (`insights --engine athena`), on a fleet",
+    ),
+    "athena_days_scanned_per_query": UsageField(
+        DEFAULT_ATHENA_DAYS_SCANNED, "days", "days of the lake each Athena query reads"
+    ),
+    "alb_lcus_per_hour": UsageField(
+        None,
+        "LCUs",
+        "load balancer capacity units an hour (default: from the requests and bytes, each "
+        "request counted as a new connection)",
+    ),
     "alert_notifications_per_month": UsageField(
         30, "e-mails", "alarm e-mails a month (each alarm and its all-clear), with alerts on"
     ),
@@ -311,11 +346,13 @@ def _estimate(
     notes: list[str] = []
 
     detailed_metrics = _compute(est, config, inventory, hours, notes)
+    servers = _fleet(est, config, inventory, usage, hours, notes)
     _metrics_and_alarms(est, inventory, detailed_metrics, notes)
     dashboard_log_widgets = _dashboards(est, inventory, notes)
     ingest = _logs(est, config, inventory, usage, dashboard_log_widgets, notes)
     _alerts(est, inventory, usage, ingest, notes)
     _storage_and_transfer(est, inventory, usage, notes)
+    _lake(est, config, inventory, usage, servers, notes)
     _other(est, inventory, notes)
 
     always_free = [tier for tier in FREE_TIERS.values() if tier.applied]
@@ -929,9 +966,215 @@ def _storage_and_transfer(
             "transfer.out_internet",
             "transfer.out_internet",
         )
-    athena = float(usage["athena_tb_scanned_per_month"] or 0)
-    if athena:
-        est.add("Athena", "data scanned", athena, "athena.scanned")
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _fleet(
+    est: _Estimate,
+    config: StackConfig,
+    inventory: StackInventory,
+    usage: dict[str, float | None],
+    hours: float,
+    notes: list[str],
+) -> int:
+    """The fleet: min_size servers × hours, their volumes and addresses, the load balancer's
+    hours and LCUs, the cross-zone traffic. Returns the servers priced (0 with no fleet)."""
+    groups = inventory.of_type("aws_autoscaling_group")
+    if not groups:
+        return 0
+    fallback = config.fleet.min_size if config.fleet else 1
+    servers = most = 0
+    for group in groups:
+        low, high = _whole(group.value("min_size")), _whole(group.value("max_size"))
+        if low is None:
+            low = fallback
+            notes.append(f"{group.address}: min_size not a literal; using {low}")
+        servers += low * group.count
+        most += max(low, high if high is not None else low) * group.count
+        est.priced.add(group.address)
+    instance = price(est.region, f"ec2.{config.instance_type}")
+    est.add(
+        "EC2",
+        f"{config.instance_type} Linux On-Demand × {servers} (the fleet's min_size)",
+        hours * servers,
+        f"ec2.{config.instance_type}",
+        unit="hours",
+    )
+    volume_gb = 0.0
+    public = False
+    for template in inventory.of_type("aws_launch_template"):
+        est.priced.add(template.address)
+        for mapping in template.block.children("block_device_mappings"):
+            for ebs in mapping.children("ebs"):
+                size = template.scope.evaluate(ebs.attributes.get("volume_size"))
+                kind = template.scope.evaluate(ebs.attributes.get("volume_type"))
+                size = size if isinstance(size, (int, float)) else DEFAULT_ROOT_VOLUME_GB
+                kind = kind if isinstance(kind, str) else DEFAULT_ROOT_VOLUME_TYPE
+                volume_gb = float(size)
+                est.add(
+                    "EBS",
+                    f"{kind} root volume {size:g} GB × {servers}",
+                    float(size) * servers,
+                    f"ebs.{kind}",
+                )
+        public = (
+            public
+            or template.nested_value("network_interfaces", "associate_public_ip_address") is True
+        )
+    if public:
+        est.add("VPC", f"public IPv4 addresses of the servers ({servers})", servers * hours,
+                "vpc.public_ipv4")  # fmt: skip
+    if most > servers:
+        extra = (most - servers) * hours * instance.usd
+        extra += (most - servers) * volume_gb * price(est.region, "ebs.gp3").usd
+        notes.append(
+            f"fleet: priced at min_size ({servers} servers); target tracking scales out to "
+            f"max_size ({most}): each hour above min_size adds "
+            f"{format_unit_price(instance.usd)} per extra server, at most {format_usd(extra)}"
+            f"/month more with {most} servers all month"
+        )
+    requests = float(usage["log_lines_per_month"] or 0)
+    out_gb = usage["data_out_gb_per_month"]
+    if out_gb is None:
+        out_gb = requests * float(usage["bytes_per_response"] or 0) / GB
+    for balancer in inventory.of_type("aws_lb"):
+        est.priced.add(balancer.address)
+        kind = str(balancer.value("load_balancer_type") or "application")
+        if kind != "application":
+            notes.append(f"{balancer.address}: a {kind} load balancer is NOT PRICED")
+            continue
+        est.add(
+            "Elastic Load Balancing",
+            "Application Load Balancer hours",
+            HOURS_PER_MONTH * balancer.count,
+            "elb.alb_hour",
+            unit="ALB-hours",
+        )
+        lcus = usage["alb_lcus_per_hour"]
+        if lcus is None:
+            per_second = requests / (HOURS_PER_MONTH * 3600)
+            gb_per_hour = float(out_gb) / HOURS_PER_MONTH
+            lcus = max(
+                per_second / ALB_LCU_NEW_CONNECTIONS_PER_SECOND, gb_per_hour / ALB_LCU_GB_PER_HOUR
+            )
+            notes.append(
+                f"load balancer LCUs: the most of {per_second:.3f} new connections/s "
+                f"(every request counted as one; {ALB_LCU_NEW_CONNECTIONS_PER_SECOND} per LCU) and "
+                f"{gb_per_hour:.4f} GB processed/hour ({ALB_LCU_GB_PER_HOUR:g} per LCU) = "
+                f"{lcus:.4f} LCU an hour"
+            )
+        est.add(
+            "Elastic Load Balancing",
+            "Application Load Balancer LCU-hours",
+            float(lcus) * HOURS_PER_MONTH * balancer.count,
+            "elb.alb_lcu",
+            unit="LCU-hours",
+        )
+        if balancer.value("internal") is False:
+            est.add(
+                "VPC",
+                f"public IPv4 addresses of the internet-facing load balancer ({FLEET_ZONES}, "
+                "one a zone)",
+                FLEET_ZONES * HOURS_PER_MONTH * balancer.count,
+                "vpc.public_ipv4",
+            )
+        crossing = float(out_gb) * CROSS_ZONE_SHARE
+        est.add_free("Data transfer", "cross-zone, load balancer to servers", crossing, "GB")
+        notes.append(
+            f"cross-zone: {CROSS_ZONE_SHARE:.0%} of the requests reach a server in the other zone "
+            f"({crossing:.3f} GB/month); an Application Load Balancer's traffic to its targets "
+            "is not charged across zones (it would be "
+            f"{format_unit_price(price(est.region, 'transfer.cross_az').usd)}/GB each way "
+            "between instances)"
+        )
+    return servers
+
+
+def _lake(
+    est: _Estimate,
+    config: StackConfig,
+    inventory: StackInventory,
+    usage: dict[str, float | None],
+    servers: int,
+    notes: list[str],
+) -> None:
+    """The data lake: Athena scans, the Glue Data Catalog, the lake's S3 requests."""
+    catalog_objects = inventory.count("aws_glue_catalog_database") + inventory.count(
+        "aws_glue_catalog_table"
+    )
+    queries = inventory.count("aws_athena_named_query")
+    for resource in inventory.of_type("aws_athena_named_query"):
+        est.priced.add(resource.address)
+    fleet = servers > 0
+    runs = float(usage["athena_catalog_runs_per_month"] or 0) if fleet else 0.0
+    athena_queries = queries * runs
+    days = min(float(usage["athena_days_scanned_per_query"] or 0), DAYS_PER_MONTH * 12)
+    scanned_tb = usage["athena_tb_scanned_per_month"]
+    if scanned_tb is None:
+        lake_gb_per_day = (
+            float(usage["log_lines_per_month"] or 0)
+            * float(usage["bytes_per_log_line"] or 0)
+            * float(usage["log_storage_compression"] or 0)
+            / GB
+            / DAYS_PER_MONTH
+        )
+        per_query = max(lake_gb_per_day * days * GB, ATHENA_MIN_BYTES_PER_QUERY)
+        scanned_tb = athena_queries * per_query / TB
+        if fleet:
+            notes.append(
+                f"Athena: {queries} named queries (the catalog) × {runs:g} runs a month "
+                f"(usage athena_catalog_runs_per_month), each over {days:g} days of the gzip "
+                f"lake ({lake_gb_per_day * days:.4f} GB, billed at least "
+                f"{ATHENA_MIN_BYTES_PER_QUERY / 1e6:g} MB) = {scanned_tb:.6f} TB scanned/month"
+            )
+    if scanned_tb:
+        est.add("Athena", "data scanned", float(scanned_tb), "athena.scanned")
+    if catalog_objects:
+        est.add(
+            "Glue Data Catalog",
+            "objects stored (database, table; partitions are projected)",
+            catalog_objects,
+            "glue.catalog_objects",
+            "glue.catalog_objects",
+            unit="objects",
+        )
+        est.add(
+            "Glue Data Catalog",
+            f"requests ({GLUE_REQUESTS_PER_QUERY} per Athena query)",
+            athena_queries * GLUE_REQUESTS_PER_QUERY,
+            "glue.catalog_requests",
+            "glue.catalog_requests",
+            unit="requests",
+        )
+        for resource in inventory.of_type("aws_glue_catalog_database") + inventory.of_type(
+            "aws_glue_catalog_table"
+        ):
+            est.priced.add(resource.address)
+    if not catalog_objects and not fleet:
+        return
+    writers = servers or inventory.count("aws_instance")
+    puts = writers * DAYS_PER_MONTH + athena_queries * ATHENA_RESULT_PUTS_PER_QUERY
+    lists = athena_queries * days  # Athena lists each day's partition it reads
+    est.add(
+        "S3",
+        "lake PUT/LIST requests (a partition a server a day, Athena's listings and results)",
+        puts + lists,
+        "s3.put_requests",
+        unit="requests",
+    )
+    gets = athena_queries * (days * writers + ATHENA_RESULT_GETS_PER_QUERY)
+    est.add(
+        "S3", "lake GET requests (Athena reads every object)", gets, "s3.get_requests",
+        unit="requests",
+    )  # fmt: skip
+    notes.append(
+        f"lake: {writers} server(s) × {DAYS_PER_MONTH:.2f} days = {writers * DAYS_PER_MONTH:.0f} "
+        f"partition objects a month; {athena_queries:g} Athena queries a month each list "
+        f"{days:g} partitions and read {days * writers:g} objects"
+    )
 
 
 def _lifecycle_expiry_days(inventory: StackInventory) -> int | None:
@@ -982,6 +1225,10 @@ FREE_RESOURCE_PREFIXES = (
     "aws_kms_alias",
     "aws_lambda_permission",
     "aws_cloudwatch_event_target",
+    "aws_lb_target_group",
+    "aws_lb_listener",
+    "aws_autoscaling_policy",  # target tracking: its alarms are AWS-managed, not billed
+    "aws_athena_workgroup",
     "random_",
     "null_",
     "terraform_data",

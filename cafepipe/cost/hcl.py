@@ -3,8 +3,8 @@
 python-hcl2 parses every `*.tf` file of the root module and of each local module it calls.
 `ModuleScope.evaluate` then works out the values the estimate needs (literals, lists and maps,
 `var.x` through module calls, `local.x`, `path.module`, string templates, `toset`, `file`,
-`jsonencode`) and gives None for what only Terraform knows: data sources, other resources'
-attributes, conditionals, arithmetic, `count.index`, `each`.
+`jsonencode`, `jsondecode`) and gives None for what only Terraform knows: data sources, other
+resources' attributes, conditionals, arithmetic, `count.index`, `each`.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ class _Evaluation:
     def call(self, node: FunctionCallRule) -> Any:
         name = "::".join(str(identifier.serialize()) for identifier in node.identifiers)
         arguments = node.arguments.arguments if node.arguments else []
-        if len(arguments) != 1 or name not in ("toset", "jsonencode", "file"):
+        if len(arguments) != 1 or name not in ("toset", "jsonencode", "jsondecode", "file"):
             return None  # other functions' arguments are not even looked at
         argument = self.value(arguments[0])
         if argument is None:
@@ -245,6 +245,11 @@ class _Evaluation:
             return json.dumps(argument, separators=(",", ":"))
         if not isinstance(argument, str):
             return None
+        if name == "jsondecode":  # e.g. the lake's named queries, rendered as a JSON file
+            try:
+                return json.loads(argument)
+            except ValueError:
+                return None
         try:  # a relative path is relative to the root module, as for Terraform
             return (self.scope.root.directory / argument).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):

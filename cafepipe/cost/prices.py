@@ -25,6 +25,13 @@ HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (8,760 h / 1
 # cloudwatch` prices its own queries with it too.
 GB = 1e9  # the prices here are per decimal gigabyte, as the price pages state them
 LOGS_INSIGHTS_USD_PER_GB = 0.005
+# Athena (SQL queries), per TB scanned, in every region below; each query is billed by the
+# megabyte, rounded up, with a 10 MB minimum. `cafepipe insights --engine athena` prices its
+# queries with these.
+TB = 1e12
+MB = 1e6
+ATHENA_USD_PER_TB = 5.00
+ATHENA_MIN_BYTES_PER_QUERY = 10 * MB
 # A dashboard is free (3 of them) only while it shows at most this many metrics.
 DASHBOARD_FREE_TIER_METRICS = 50
 
@@ -40,6 +47,13 @@ CLOUDFRONT_PRICING = "https://aws.amazon.com/cloudfront/pricing/"
 SNS_PRICING = "https://aws.amazon.com/sns/pricing/"
 LAMBDA_PRICING = "https://aws.amazon.com/lambda/pricing/"
 EVENTBRIDGE_PRICING = "https://aws.amazon.com/eventbridge/pricing/"
+ELB_PRICING = "https://aws.amazon.com/elasticloadbalancing/pricing/"
+GLUE_PRICING = "https://aws.amazon.com/glue/pricing/"
+# An Application Load Balancer Capacity Unit (LCU) an hour is the most of: 25 new connections a
+# second, 3,000 active connections a minute, 1 GB processed an hour (EC2 targets), 1,000 rule
+# evaluations a second (ELB_PRICING); cafepipe's traffic is bounded by the first and the third.
+ALB_LCU_NEW_CONNECTIONS_PER_SECOND = 25
+ALB_LCU_GB_PER_HOUR = 1.0
 
 # How each figure was checked; `{page}` is filled with the entry's own pricing page.
 CHECKED_ON_PAGE = "checked against {page}, 2026-11"
@@ -117,7 +131,18 @@ _US_STANDARD: dict[str, Price] = {
     # Origin fetches from EC2 to CloudFront are free; VPC origins have no charge of their own.
     "cloudfront.out_internet": _p(0.085, "GB", CLOUDFRONT_PRICING, CHECKED_STABLE),
     "cloudfront.https_requests": _p(0.01 / 10_000, "request", CLOUDFRONT_PRICING, CHECKED_STABLE),
-    "athena.scanned": _p(5.00, "TB scanned", ATHENA_PRICING, CHECKED_ON_PAGE),
+    "athena.scanned": _p(ATHENA_USD_PER_TB, "TB scanned", ATHENA_PRICING, CHECKED_ON_PAGE),
+    # Application Load Balancer: per load balancer-hour (partial hours billed as whole) and
+    # per LCU-hour.
+    "elb.alb_hour": _p(0.0225, "ALB-hour", ELB_PRICING, CHECKED_STABLE),
+    "elb.alb_lcu": _p(0.008, "LCU-hour", ELB_PRICING, CHECKED_STABLE),
+    # Between Availability Zones of one region, charged on each side ($0.01 out + $0.01 in).
+    # An Application Load Balancer's own cross-zone traffic to its targets is not charged.
+    "transfer.cross_az": _p(0.01, "GB", EC2_PRICING, CHECKED_STABLE),
+    # Glue Data Catalog: objects stored (databases, tables, partitions) and requests, each
+    # above a free first million a month.
+    "glue.catalog_objects": _p(1.00 / 100_000, "object-month", GLUE_PRICING, CHECKED_STABLE),
+    "glue.catalog_requests": _p(1.00 / 1_000_000, "request", GLUE_PRICING, CHECKED_STABLE),
     "kms.key": _p(1.00, "key-month", KMS_PRICING, CHECKED_STABLE),
     "kms.requests": _p(0.03 / 10_000, "request", KMS_PRICING, CHECKED_STABLE),
     # SNS: e-mail deliveries ($2.00 per 100,000) and API requests such as Publish.
@@ -166,7 +191,14 @@ FREE_TIERS: Mapping[str, FreeTier] = MappingProxyType(
         "scheduler.invocations": FreeTier(
             14_000_000, "invocations", True, True, "EventBridge Scheduler"
         ),
+        "glue.catalog_objects": FreeTier(
+            1_000_000, "objects", True, True, "Glue Data Catalog objects stored"
+        ),
+        "glue.catalog_requests": FreeTier(
+            1_000_000, "requests", True, True, "Glue Data Catalog requests"
+        ),
         "ec2.micro_hours": FreeTier(750, "hours", False, False, "t2/t3.micro"),
+        "elb.alb_hour": FreeTier(750, "ALB-hours", False, False, "Application Load Balancer"),
         "vpc.public_ipv4": FreeTier(750, "IP-hours", False, False, "public IPv4"),
         "s3.standard_storage": FreeTier(5, "GB-month", False, False, "S3 Standard"),
     }

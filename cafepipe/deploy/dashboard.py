@@ -53,6 +53,15 @@ WIDGET_VIEWS = {"number": "table"}
 WIDGET_WIDTH = 8  # three widgets side by side
 
 
+# Insights Logs Insights cannot compute (visits, the funnel: they need sessions) have no widget;
+# the dashboard's title says where they are.
+SESSIONS_NOTE = (
+    "Visits, bounce rate, visit duration, entry and exit pages and the order funnel need "
+    "sessions, which Logs Insights cannot compute: `cafepipe insights` (DuckDB or Athena) "
+    "has them."
+)
+
+
 def _section_queries(section: str) -> tuple[LogsQuery, ...]:
     return tuple(
         LogsQuery(
@@ -63,6 +72,7 @@ def _section_queries(section: str) -> tuple[LogsQuery, ...]:
             WIDGET_WIDTH,
         )
         for insight in insights_in_section(section)
+        if insight.logs_insights is not None
     )
 
 
@@ -114,7 +124,7 @@ def dashboard_body(config: StackConfig) -> dict[str, Any]:
             "properties": {
                 "markdown": f"# Café clickstream — stack `{config.stack}`\n"
                 f"Access log `{config.access_log_group}`, error log `{config.error_log_group}`"
-                f" ({config.region})."
+                f" ({config.region}). {SESSIONS_NOTE}"
             },
         }
     ]

@@ -5,9 +5,11 @@ default_tags, and `volume_tags`/`aws_ec2_tag` where default_tags do not reach). 
 finds them without Terraform: `status` lists those its state does not hold (orphans: made by
 a run stopped at once, or by hand), `destroy` removes them, and its proof at the end is that
 nothing tagged is left. A few kinds cannot carry tags — CloudWatch dashboards, Logs Insights
-query definitions, EventBridge schedules, KMS aliases — and are found by the names only this
-stack uses (`<stack>-dashboard`, `cafepipe/<stack>/…`, `cafepipe-<stack>-weekly-report`,
-`alias/cafepipe-<stack>-alerts`). Nothing else
+query definitions, EventBridge schedules, KMS aliases, the lake's Glue database and table and
+its Athena named queries — and are found by the names only this stack uses
+(`<stack>-dashboard`, `cafepipe/<stack>/…`, `cafepipe-<stack>-weekly-report`,
+`alias/cafepipe-<stack>-alerts`, `cafepipe.deploy.lake`'s database and workgroup; the
+workgroup is found by its name too, and its named queries through it). Nothing else
 is ever touched: a resource without the stack's tag is left alone even inside a tagged VPC
 (the VPC is then reported as not removable).
 """
@@ -23,10 +25,12 @@ import botocore.exceptions
 
 from cafepipe.aws import AwsClients, describe_client_error
 from cafepipe.config import StackConfig
+from cafepipe.deploy import lake
 from cafepipe.errors import AwsError
 from cafepipe.reporting import SILENT, Reporter
 
 TAG_KEY = "cafepipe:stack"
+AUTOSCALING_GROUP_TAG = "aws:autoscaling:groupName"  # on every instance a group launches
 
 # Deletion order: what depends on something goes before it (CloudFront before the instance
 # it reaches, instances before their network, the network's parts before the VPC, a role's
@@ -34,6 +38,12 @@ TAG_KEY = "cafepipe:stack"
 KINDS: dict[str, str] = {
     "cloudfront_distribution": "CloudFront distribution",
     "cloudfront_vpc_origin": "CloudFront VPC origin",
+    # A fleet: the group first (deleting it terminates its servers; left, it would start new
+    # ones), the load balancer before its target group, the template once nothing uses it.
+    "autoscaling_group": "Auto Scaling group",
+    "load_balancer": "load balancer",
+    "target_group": "target group",
+    "launch_template": "launch template",
     "instance": "instance",
     "network_interface": "network interface",
     "vpc_endpoint": "VPC endpoint",
@@ -48,6 +58,11 @@ KINDS: dict[str, str] = {
     "dashboard": "dashboard",
     "alarm": "alarm",
     "query_definition": "query definition",
+    # The lake: saved queries before their workgroup, the table before its database.
+    "athena_named_query": "Athena named query",
+    "athena_workgroup": "Athena workgroup",
+    "glue_table": "Glue table",
+    "glue_database": "Glue database",
     # The alerts (with `alert_email`): the schedule and rule before the function they start,
     # the function before the topic it publishes to, the topic before its key.
     "schedule": "EventBridge schedule",
@@ -68,6 +83,8 @@ GONE_CODES = frozenset({
     "InvalidGroup.NotFound", "InvalidRouteTableID.NotFound", "InvalidInternetGatewayID.NotFound",
     "InvalidNetworkInterfaceID.NotFound", "InvalidVpcEndpointId.NotFound",
     "InvalidGatewayID.NotFound", "InvalidEgressOnlyInternetGatewayId.NotFound",
+    "LoadBalancerNotFound", "TargetGroupNotFound", "InvalidLaunchTemplateId.NotFound",
+    "InvalidLaunchTemplateName.NotFoundException",
 })  # fmt: skip
 # Codes that mean "something still depends on it": AWS lets go of it a little later.
 DEPENDENCY_CODES = frozenset({
@@ -159,11 +176,29 @@ def _ec2(clients: AwsClients, config: StackConfig) -> list[Found]:
     def name_of(item: dict[str, Any]) -> str:
         return _tags(item.get("Tags")).get("Name", "")
 
+    for template in _pages(ec2, "describe_launch_templates", "LaunchTemplates"):
+        if _tags(template.get("Tags")).get(TAG_KEY) == config.stack:
+            found.append(
+                Found(
+                    "launch_template", template["LaunchTemplateId"], template["LaunchTemplateName"]
+                )
+            )
+    # A fleet's servers (and their interfaces) belong to its Auto Scaling group, which
+    # replaces them on its own and takes them along when deleted: while the group exists
+    # they are its, never orphans (terminating one would only make the group start another).
+    in_group: set[str] = set()
+    live_groups = _live_autoscaling_groups(clients)
     for reservation in _pages(ec2, "describe_instances", "Reservations", Filters=tagged):
         for instance in reservation.get("Instances", []):
-            if instance["State"]["Name"] not in ("terminated", "shutting-down"):
-                found.append(Found("instance", instance["InstanceId"], name_of(instance)))
+            if instance["State"]["Name"] in ("terminated", "shutting-down"):
+                continue
+            if _tags(instance.get("Tags")).get(AUTOSCALING_GROUP_TAG) in live_groups:
+                in_group.add(instance["InstanceId"])
+                continue
+            found.append(Found("instance", instance["InstanceId"], name_of(instance)))
     for eni in _pages(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=tagged):
+        if (eni.get("Attachment") or {}).get("InstanceId") in in_group:
+            continue
         found.append(Found("network_interface", eni["NetworkInterfaceId"], name_of(eni)))
     for endpoint in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=tagged):
         if str(endpoint.get("State", "")).lower() not in ("deleted", "deleting"):
@@ -181,6 +216,10 @@ def _ec2(clients: AwsClients, config: StackConfig) -> list[Found]:
         "EgressOnlyInternetGateways",
         Filters=tagged,
     ):
+        # Checked here too: moto ignores this call's filters and lists every stack's gateway,
+        # and destroy must never touch another stack's.
+        if _tags(gateway.get("Tags")).get(TAG_KEY) != config.stack:
+            continue
         found.append(
             Found(
                 "egress_only_internet_gateway",
@@ -193,6 +232,45 @@ def _ec2(clients: AwsClients, config: StackConfig) -> list[Found]:
             found.append(Found("security_group", group["GroupId"], group.get("GroupName", "")))
     for vpc in _pages(ec2, "describe_vpcs", "Vpcs", Filters=tagged):
         found.append(Found("vpc", vpc["VpcId"], name_of(vpc)))
+    return found
+
+
+def _live_autoscaling_groups(clients: AwsClients) -> set[str]:
+    """Names of the Auto Scaling groups that exist and are not being deleted."""
+    groups = _pages(
+        clients.client("autoscaling"), "describe_auto_scaling_groups", "AutoScalingGroups"
+    )
+    return {g["AutoScalingGroupName"] for g in groups if g.get("Status") != "Delete in progress"}
+
+
+def _autoscaling(clients: AwsClients, config: StackConfig) -> list[Found]:
+    """A fleet's Auto Scaling group (its description carries its tags)."""
+    found = []
+    autoscaling = clients.client("autoscaling")
+    for group in _pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups"):
+        if group.get("Status") == "Delete in progress":
+            continue  # going already, with its servers
+        if _tags(group.get("Tags")).get(TAG_KEY) == config.stack:
+            found.append(Found("autoscaling_group", group["AutoScalingGroupName"]))
+    return found
+
+
+def _load_balancing(clients: AwsClients, config: StackConfig) -> list[Found]:
+    """A fleet's load balancer and target group, by ARN (DescribeTags takes 20 at a time)."""
+    elbv2 = clients.client("elbv2")
+    names: dict[str, tuple[str, str]] = {}  # ARN → (kind, name)
+    for balancer in _pages(elbv2, "describe_load_balancers", "LoadBalancers"):
+        names[balancer["LoadBalancerArn"]] = ("load_balancer", balancer["LoadBalancerName"])
+    for group in _pages(elbv2, "describe_target_groups", "TargetGroups"):
+        names[group["TargetGroupArn"]] = ("target_group", group["TargetGroupName"])
+    arns = sorted(names)
+    found = []
+    for start in range(0, len(arns), 20):
+        reply = elbv2.describe_tags(ResourceArns=arns[start : start + 20])
+        for description in reply.get("TagDescriptions", []):
+            if _tags(description.get("Tags")).get(TAG_KEY) == config.stack:
+                kind, name = names[description["ResourceArn"]]
+                found.append(Found(kind, description["ResourceArn"], name))
     return found
 
 
@@ -254,6 +332,34 @@ def _query_definitions(clients: AwsClients, config: StackConfig) -> list[Found]:
         for d in reply.get("queryDefinitions", [])
         if str(d.get("name", "")).startswith(prefix)
     ]
+
+
+def _lake(clients: AwsClients, config: StackConfig) -> list[Found]:
+    """The lake's workgroup and its named queries, its Glue database and tables, by name.
+
+    Ids are Terraform's (`<catalog>:<database>[:<table>]` for Glue), so that what the state
+    holds is not reported as an orphan.
+    """
+    found = []
+    athena = clients.client("athena")
+    workgroup = lake.WORKGROUP(config.stack)
+    if any(w.get("Name") == workgroup for w in _pages(athena, "list_work_groups", "WorkGroups")):
+        for query_id in _pages(athena, "list_named_queries", "NamedQueryIds", WorkGroup=workgroup):
+            found.append(Found("athena_named_query", str(query_id), workgroup, by_name=True))
+        found.append(Found("athena_workgroup", workgroup, by_name=True))
+    glue = clients.client("glue")
+    database = lake.database_name(config.stack)
+    try:
+        catalog = glue.get_database(Name=database)["Database"].get("CatalogId", "")
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) in GONE_CODES:
+            return found
+        raise
+    for table in _pages(glue, "get_tables", "TableList", DatabaseName=database):
+        table_id = f"{table.get('CatalogId', catalog)}:{database}:{table['Name']}"
+        found.append(Found("glue_table", table_id, table["Name"], by_name=True))
+    found.append(Found("glue_database", f"{catalog}:{database}", database, by_name=True))
+    return found
 
 
 def _iam(clients: AwsClients, config: StackConfig) -> list[Found]:
@@ -360,11 +466,14 @@ def _alerts(clients: AwsClients, config: StackConfig) -> list[Found]:
 
 DISCOVERERS: tuple[Callable[[AwsClients, StackConfig], list[Found]], ...] = (
     _cloudfront,
+    _autoscaling,
+    _load_balancing,
     _ec2,
     _buckets,
     _log_groups,
     _cloudwatch,
     _query_definitions,
+    _lake,
     _alerts,
     _iam,
 )
@@ -380,8 +489,9 @@ def find_stack_resources(clients: AwsClients, config: StackConfig) -> list[Found
         except botocore.exceptions.ClientError as exc:
             raise AwsError(
                 f"could not look for the stack's resources: {describe_client_error(exc)}",
-                "the credentials need read access to EC2, S3, CloudWatch, Logs, IAM, "
-                "CloudFront, SNS, Lambda, EventBridge and KMS to find what the stack left",
+                "the credentials need read access to EC2, Auto Scaling, Elastic Load "
+                "Balancing, S3, CloudWatch, Logs, IAM, CloudFront, SNS, Lambda, EventBridge, "
+                "KMS, Glue and Athena to find what the stack left",
             ) from exc
     order = list(KINDS)
     return sorted(set(found), key=lambda f: (order.index(f.kind), f.id))
@@ -476,6 +586,37 @@ def _retry_while_in_use(
             if _code(exc) not in DEPENDENCY_CODES or waits.clock() >= deadline:
                 raise
         waits.sleep(waits.interval)
+
+
+def _delete_autoscaling_group(clients: AwsClients, item: Found, waits: Waits) -> None:
+    """Delete the group with its servers (ForceDelete), and wait until AWS has: a group being
+    deleted still holds its servers and the launch template."""
+    autoscaling = clients.client("autoscaling")
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=item.id, ForceDelete=True)
+
+    def gone() -> bool:
+        reply = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[item.id])
+        return not reply.get("AutoScalingGroups")
+
+    waits.until(gone, f"Auto Scaling group {item.id} to be deleted")
+
+
+def _delete_load_balancer(clients: AwsClients, item: Found, waits: Waits) -> None:
+    """Delete the load balancer (its listeners go with it); its network interfaces in the
+    stack's subnets are released a little later, which the subnets then wait for."""
+    elbv2 = clients.client("elbv2")
+    elbv2.delete_load_balancer(LoadBalancerArn=item.id)
+
+    def gone() -> bool:
+        try:
+            elbv2.describe_load_balancers(LoadBalancerArns=[item.id])
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) in GONE_CODES:
+                return True
+            raise
+        return False
+
+    waits.until(gone, f"load balancer {item.name or item.id} to be deleted")
 
 
 def _terminate_instances(clients: AwsClients, items: list[Found], waits: Waits) -> None:
@@ -639,6 +780,16 @@ def _delete_kms_key(clients: AwsClients, item: Found, _waits: Waits) -> None:
     clients.client("kms").schedule_key_deletion(KeyId=item.id, PendingWindowInDays=7)
 
 
+def _delete_glue_table(clients: AwsClients, item: Found, _waits: Waits) -> None:
+    catalog, database, name = item.id.split(":", 2)
+    clients.client("glue").delete_table(CatalogId=catalog, DatabaseName=database, Name=name)
+
+
+def _delete_glue_database(clients: AwsClients, item: Found, _waits: Waits) -> None:
+    catalog, name = item.id.split(":", 1)
+    clients.client("glue").delete_database(CatalogId=catalog, Name=name)
+
+
 def _ec2_call(operation: str, parameter: str) -> Callable[[AwsClients, Found, Waits], None]:
     def delete(clients: AwsClients, item: Found, _waits: Waits) -> None:
         getattr(clients.client("ec2"), operation)(**{parameter: item.id})
@@ -653,6 +804,13 @@ _BATCH_DELETERS: dict[str, Callable[[AwsClients, list[Found], Waits], None]] = {
 _DELETERS: dict[str, Callable[[AwsClients, Found, Waits], None]] = {
     "cloudfront_distribution": _delete_distribution,
     "cloudfront_vpc_origin": _delete_vpc_origin,
+    "autoscaling_group": _delete_autoscaling_group,
+    "load_balancer": _delete_load_balancer,
+    # In use while a listener forwards to it: retried until the load balancer is gone.
+    "target_group": lambda c, item, _w: c.client("elbv2").delete_target_group(
+        TargetGroupArn=item.id
+    ),
+    "launch_template": _ec2_call("delete_launch_template", "LaunchTemplateId"),
     "network_interface": _ec2_call("delete_network_interface", "NetworkInterfaceId"),
     "subnet": _ec2_call("delete_subnet", "SubnetId"),
     "route_table": _delete_route_table,
@@ -671,6 +829,15 @@ _DELETERS: dict[str, Callable[[AwsClients, Found, Waits], None]] = {
     "query_definition": lambda c, item, _w: c.client("logs").delete_query_definition(
         queryDefinitionId=item.id
     ),
+    "athena_named_query": lambda c, item, _w: c.client("athena").delete_named_query(
+        NamedQueryId=item.id
+    ),
+    # Recursive: query history and any saved query made by hand go with it.
+    "athena_workgroup": lambda c, item, _w: c.client("athena").delete_work_group(
+        WorkGroup=item.id, RecursiveDeleteOption=True
+    ),
+    "glue_table": _delete_glue_table,
+    "glue_database": _delete_glue_database,
     "schedule": lambda c, item, _w: c.client("scheduler").delete_schedule(Name=item.id),
     "event_rule": _delete_event_rule,
     "function": lambda c, item, _w: c.client("lambda").delete_function(FunctionName=item.id),

@@ -2,10 +2,11 @@
 
 `render_stack` writes everything Terraform needs into `.cafepipe/<stack>/terraform/`:
 the root module and the modules it calls (`*.tf`: storage, observability, identity, network,
-compute and, behind CloudFront, cdn), `dashboard.json`, and `instance/` (the user data, which
-carries the Apache config, the CloudWatch agent config and the site, and copies of those
-files). It never touches Terraform's own files there (state, `.terraform/`, the lock file,
-plans, `backend.tf`). `docs/data-flow.md` describes the layout.
+compute — or, with profile = "fleet", fleet — and, behind CloudFront, cdn), `dashboard.json`,
+and `instance/` (the user data, which carries the Apache config, the CloudWatch agent config
+and the site, and copies of those files). It never touches Terraform's own files there
+(state, `.terraform/`, the lock file, plans, `backend.tf`). `docs/data-flow.md` describes
+the layout.
 
 `render_template` renders any file of `templates/` (SSM scripts, the HTML report…) with the
 same strict Jinja environment.
@@ -29,6 +30,7 @@ from cafepipe import config as cfg
 from cafepipe.cafe import catalog
 from cafepipe.cafe.limits import EC2_USER_DATA_MAX_BYTES, LOGS_MAX_EVENT_AGE_DAYS
 from cafepipe.config import StackConfig
+from cafepipe.deploy import lake
 from cafepipe.deploy.alerts import LAMBDA_DIR, REPORT_ZIP_FILE, alerts_context, report_bundle
 from cafepipe.deploy.dashboard import dashboard_body, saved_queries
 from cafepipe.deploy.templating import (
@@ -43,9 +45,14 @@ from cafepipe.logs import access_logger
 
 INSTANCE_DIR = "instance"  # inside the rendered Terraform directory
 DASHBOARD_FILE = "dashboard.json"
+ATHENA_QUERIES_FILE = "athena-queries.json"  # the lake's named queries (Trino SQL), by insight
 USER_DATA_FILE = f"{INSTANCE_DIR}/user_data.sh"
 CDN_MODULE_DIR = "modules/cdn/"
 ALERTS_MODULE_DIR = "modules/alerts/"
+# profile = "fleet" renders the fleet module (launch template, Auto Scaling group, load
+# balancer) in place of the one instance of modules/compute.
+COMPUTE_MODULE_DIR = "modules/compute/"
+FLEET_MODULE_DIR = "modules/fleet/"
 # Zone ids where CloudFront cannot reach a VPC origin (CloudFront Developer Guide, "Restrict
 # access with VPC origins"; re-check when adding regions): the server is never put there.
 ZONES_WITHOUT_VPC_ORIGINS = ["use1-az3", "usw1-az2", "apne1-az3"]
@@ -64,6 +71,11 @@ ACCESS_LOGGER_COMMAND = f"/usr/bin/python3 -I -S {ACCESS_LOGGER_PATH}"
 # GetConsoleOutput) and in BOOT_STATUS_PATH (readable over SSM).
 BOOT_MARKER = "cafepipe-user-data:"
 BOOT_STATUS_PATH = "/var/lib/cafepipe/user-data.status"
+# The days the archive script has copied a file of (so a second one does not overwrite it).
+ARCHIVED_DAYS_DIR = "/var/lib/cafepipe/archived-days"
+# What the last simulate-logs runs swapped in as the access log (its size and sha256), so the
+# archive script leaves those bytes out of the rotated file: simulate-logs wrote them itself.
+SIMULATED_HEADS_DIR = "/var/lib/cafepipe/simulated-heads"
 # The first agent versions that honour their dual-stack setting (UseDualStackEndpoint,
 # use_dualstack_endpoint): older ones ignore it and, with no IPv4, reach nothing.
 SSM_AGENT_DUALSTACK_MINIMUM = "3.3.3270.0"
@@ -212,7 +224,7 @@ def agent_config(config: StackConfig) -> dict[str, Any]:
 
 
 def archive_script(config: StackConfig, root: str = "") -> str:
-    """The script logrotate runs after a rotation: rotated access logs → the archive prefix.
+    """The script logrotate runs after a rotation: rotated access logs → the lake's partitions.
 
     `root` prefixes every instance path (tests run it in a sandbox standing in for `/`).
     """
@@ -224,8 +236,14 @@ def archive_script(config: StackConfig, root: str = "") -> str:
         access_log_dir=quote(str(log_path.parent)),
         access_log_name=quote(log_path.name),
         bucket=quote(config.bucket_name),
-        archive_prefix=quote(cfg.ARCHIVE_PREFIX),
+        archive_prefix=quote(lake.ARCHIVE_PREFIX),
         region=quote(config.region),
+        copied_dir=quote(ARCHIVED_DAYS_DIR),
+        heads_dir=quote(SIMULATED_HEADS_DIR),
+        partition_key=lake.PARTITION_KEY,
+        archive_file=lake.ARCHIVE_FILE,
+        archive_stem=lake.ARCHIVE_STEM,
+        archive_suffix=lake.ARCHIVE_SUFFIX,
     )
 
 
@@ -264,7 +282,11 @@ def _instance_file(path: str, content: bytes) -> InstanceFile:
 def instance_files(config: StackConfig) -> dict[str, bytes]:
     """The files put on the instance: absolute path → content."""
     files = {site_file_location(path): data for path, data in site_files(config).items()}
-    files[HTTPD_CONF_PATH] = apache_config(behind_cloudfront=config.private_network).encode()
+    # Behind CloudFront or a fleet's load balancer (which appends the visitor's address to
+    # X-Forwarded-For, or keeps CloudFront's: docs/fleet.md), the peer is not the visitor.
+    files[HTTPD_CONF_PATH] = apache_config(
+        behind_cloudfront=config.private_network or config.fleet_enabled
+    ).encode()
     files[ACCESS_LOGGER_PATH] = Path(access_logger.__file__).read_bytes()
     if config.private_network:
         # No public IPv4: the SSM agent must use Systems Manager's dual-stack (IPv6) endpoints.
@@ -333,6 +355,10 @@ def terraform_context(config: StackConfig) -> dict[str, Any]:
     if url:
         logs_key = "cloudwatchlogs" if config.provider_major < 4 else "logs"
         services: tuple[str, ...] = ("cloudwatch", logs_key, "ec2", "iam", "s3", "ssm", "sts")
+        services += ("athena", "glue")  # the lake
+        if config.fleet_enabled:
+            # Provider 3.x reaches Elastic Load Balancing v2 through its "elb" endpoint.
+            services += ("autoscaling", "elb" if config.provider_major < 4 else "elbv2")
         if config.alerts_enabled:
             events_key = "cloudwatchevents" if config.provider_major < 4 else "events"
             services += (events_key, "kms", "lambda", "sns")
@@ -358,8 +384,39 @@ def terraform_context(config: StackConfig) -> dict[str, Any]:
         "stack_outputs": cfg.STACK_OUTPUTS,
         "private_network": config.private_network,
         "cloudfront": config.cloudfront,
+        "fleet": config.fleet,
         "zones_without_vpc_origins": ZONES_WITHOUT_VPC_ORIGINS if config.cloudfront else [],
+        **lake_context(config),
         **alerts_context(config),
+    }
+
+
+def lake_context(config: StackConfig) -> dict[str, Any]:
+    """What the lake's templates see (names from `cafepipe.deploy.lake`)."""
+    return {
+        "lake_database": lake.database_name(config.stack),
+        "lake_workgroup": lake.WORKGROUP(config.stack),
+        "table": lake.TABLE,
+        "lake_columns": [{"name": name, "type": kind} for name, kind in lake.LAKE_COLUMNS],
+        "date_format": lake.DATE_FORMAT,
+        "results_prefix": lake.RESULTS_PREFIX,
+        "scan_cutoff_bytes": config.athena_scan_cutoff_mb * 1_000_000,
+        "athena_queries_file": ATHENA_QUERIES_FILE,
+    }
+
+
+def athena_named_queries(config: StackConfig) -> dict[str, dict[str, str]]:
+    """The catalog as the workgroup's saved queries: insight id → description, Trino SQL."""
+    from cafepipe.insights.athena_sql import athena_statement
+    from cafepipe.insights.queries import INSIGHTS
+
+    database = lake.database_name(config.stack)
+    return {
+        insight.id: {
+            "description": insight.title,
+            "query": athena_statement(insight, database, lake.TABLE),
+        }
+        for insight in INSIGHTS
     }
 
 
@@ -378,11 +435,16 @@ def stack_files(config: StackConfig) -> dict[str, bytes]:
         # A module the root does not call is not written (the CDN one needs provider ≥ 5.82).
         if config.cloudfront or not template.startswith(CDN_MODULE_DIR)
         if config.alerts_enabled or not template.startswith(ALERTS_MODULE_DIR)
+        if config.fleet_enabled or not template.startswith(FLEET_MODULE_DIR)
+        if not config.fleet_enabled or not template.startswith(COMPUTE_MODULE_DIR)
     }
     if config.alerts_enabled and config.report_weekly is not None:
         files[REPORT_ZIP_FILE] = report_bundle(config)
     files[DASHBOARD_FILE] = (
         json.dumps(dashboard_body(config), indent=2, ensure_ascii=False) + "\n"
+    ).encode()
+    files[ATHENA_QUERIES_FILE] = (
+        json.dumps(athena_named_queries(config), indent=2, ensure_ascii=False) + "\n"
     ).encode()
     on_instance = instance_files(config)
     script = user_data(config, on_instance)

@@ -364,6 +364,49 @@ def stack_status(stack: Stack) -> dict[str, Any]:
         "drift": drift.as_dict() if drift else None,
         "in_sync": drift.empty if drift else None,
         "alerts": status_section(stack.clients, config, outputs),
+        "fleet": fleet_status(stack.clients, outputs),
+    }
+
+
+def fleet_status(clients: AwsClients, outputs: dict[str, Any]) -> dict[str, Any] | None:
+    """A fleet's servers now (its Auto Scaling group and target group, not Terraform's last
+    read): None for a single-server stack; `error` when they could not be read."""
+    name = outputs.get("fleet_asg_name")
+    if not name:
+        return None
+    section: dict[str, Any] = {"asg_name": name}
+    try:
+        groups = clients.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[name]
+        )["AutoScalingGroups"]
+        if not groups:
+            return {**section, "error": f"Auto Scaling group {name} not found"}
+        group = groups[0]
+        healthy = None
+        if outputs.get("fleet_target_group_arn"):
+            targets = clients.client("elbv2").describe_target_health(
+                TargetGroupArn=outputs["fleet_target_group_arn"]
+            )["TargetHealthDescriptions"]
+            healthy = sum(1 for t in targets if t["TargetHealth"]["State"] == "healthy")
+    except botocore.exceptions.ClientError as exc:
+        return {**section, "error": describe_client_error(exc)}
+    instances = [
+        {
+            "id": i["InstanceId"],
+            "zone": i.get("AvailabilityZone", ""),
+            "lifecycle": i.get("LifecycleState", ""),
+            "health": i.get("HealthStatus", ""),
+        }
+        for i in sorted(group.get("Instances", []), key=lambda i: i["InstanceId"])
+    ]
+    return {
+        **section,
+        "min_size": group["MinSize"],
+        "max_size": group["MaxSize"],
+        "desired": group["DesiredCapacity"],
+        "instances": instances,
+        "in_service": sum(1 for i in instances if i["lifecycle"] == "InService"),
+        "healthy_targets": healthy,
     }
 
 
@@ -544,6 +587,27 @@ def _resource_exists(clients: AwsClients, rtype: str, values: dict[str, Any]) ->
         return _exists(lambda: clients.client("cloudfront").get_distribution(Id=rid))
     if rtype == "aws_cloudfront_vpc_origin":
         return _exists(lambda: clients.client("cloudfront").get_vpc_origin(Id=rid))
+    if rtype == "aws_autoscaling_group":  # a fleet's; DescribeAutoScalingGroups never 404s
+        groups = clients.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[rid]
+        )["AutoScalingGroups"]
+        return bool(groups)
+    if rtype == "aws_launch_template":  # AWS answers NotFound; the emulator, an empty list
+        templates: list[dict[str, Any]] = []
+        ec2 = clients.client("ec2")
+        return _exists(
+            lambda: templates.extend(
+                ec2.describe_launch_templates(LaunchTemplateIds=[rid])["LaunchTemplates"]
+            )
+        ) and bool(templates)
+    if rtype == "aws_lb":
+        return _exists(
+            lambda: clients.client("elbv2").describe_load_balancers(LoadBalancerArns=[rid])
+        )
+    if rtype == "aws_lb_target_group":
+        return _exists(
+            lambda: clients.client("elbv2").describe_target_groups(TargetGroupArns=[rid])
+        )
     if rtype == "aws_instance":
         ec2 = clients.client("ec2")
         try:

@@ -26,6 +26,11 @@ from cafepipe.errors import AwsError
 from cafepipe.insights.queries import INSIGHTS, TOP, Insight
 
 DONE_STATES = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
+# Why an insight without a Logs Insights query (visits, the funnel…) is not in this engine's run.
+NOT_COMPUTED_WHY = (
+    "needs visits (a visitor's requests in time order), which Logs Insights cannot compute: "
+    "DuckDB and Athena only (--engine duckdb)"
+)
 
 
 @dataclass
@@ -36,6 +41,12 @@ class CloudWatchRun:
     bytes_scanned: float = 0.0
     records_scanned: float = 0.0
     query_ids: dict[str, str] = field(default_factory=dict)
+    not_computed: list[str] = field(default_factory=list)  # ids: no Logs Insights query
+
+    @property
+    def not_computed_note(self) -> dict[str, Any]:
+        """What `meta` says of the insights left out, and where they come from."""
+        return {"insights": list(self.not_computed), "why": NOT_COMPUTED_WHY}
 
     @property
     def cost_usd(self) -> float:
@@ -78,12 +89,15 @@ RANKING: dict[str, tuple[tuple[int, bool], ...]] = {
     "scanner_paths": ((1, True), (0, False)),
     "errors": ((2, True), (0, False), (1, False)),
     "slowest_pages": ((2, True), (0, False)),
+    "top_pages": ((1, True), (0, False)),
 }
 _FINAL_LIMIT = re.compile(r"\s*\|\s*limit\s+\d+\s*$")
 
 
 def engine_query(insight: Insight) -> str:
     """The query the engine runs: the dashboard's, without its final `limit` (ranked here)."""
+    if insight.logs_insights is None:
+        raise ValueError(f"{insight.id} has no Logs Insights query")
     return _FINAL_LIMIT.sub("", insight.logs_insights)
 
 
@@ -160,6 +174,9 @@ def _post_process(
                 orders[item] = orders.get(item, 0) + count
         ranked = sorted(quantity, key=lambda item: (-quantity[item], item))[:TOP]
         return [[item, quantity[item], orders[item]] for item in ranked]
+    if insight.id == "campaigns":
+        # A tag the link left out is no field in Logs Insights, and '' in the SQL.
+        return [["" if value is None else value for value in row] for row in rows]
     if insight.id == "customer_cities":
         # One row per (city, page, order placed or not) there → one row per city: menu
         # visitors, buyers and orders (of the orders placed; a city with refused orders only
@@ -203,6 +220,8 @@ def run_cloudwatch(
     """Run every insight's Logs Insights query over `log_group` between `start` and `end`."""
     logs = clients.client("logs")
     run = CloudWatchRun()
+    run.not_computed = [insight.id for insight in insights if insight.logs_insights is None]
+    insights = tuple(insight for insight in insights if insight.logs_insights is not None)
     try:
         for insight in insights:
             started = logs.start_query(

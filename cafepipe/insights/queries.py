@@ -4,15 +4,27 @@ Every entry carries its SQL (run by DuckDB on local files; plain enough to run o
 over a table with the same columns) and its CloudWatch Logs Insights query (used by the
 dashboard the stack deploys and by `--engine cloudwatch`). Both produce the same columns.
 
-The SQL reads one table, `logs`, with one row per valid log line:
+The SQL reads three tables: `logs`, one row per valid log line,
 
     ts TIMESTAMP (UTC), remoteip, method, request (path, no query string), query ('?a=b' or ''),
     status INTEGER, bytes BIGINT, referer, useragent, process BIGINT (µs, NULL if not
-    logged), host, city, region, country, is_scanner BOOLEAN
+    logged), host, city, region, country, is_scanner BOOLEAN, cafe_ts TIMESTAMP (the time at
+    the café: config `timezone`, `cafepipe.insights.scope.cafe_time_sql`)
 
-and `agents`, one row per distinct user agent (`AGENTS_SQL`): useragent, is_bot, device,
+`agents`, one row per distinct user agent (`AGENTS_SQL`): useragent, is_bot, device,
 browser, bot. A log has far fewer user agents than lines, so classifying each agent once and
 joining is much cheaper than classifying every line.
+
+`visits`, one row per visit (`VISITS_SQL`, the sessions of customers' page views): remoteip,
+useragent, visit (0 for a visitor's first), pages, duration_ms, entry_page, exit_page, saw_menu,
+saw_item, ordered, device, source, campaign. Sessionizing sorts every page view; the visit
+insights read the one table the engine builds per scope instead of each sorting again.
+
+The SQL is DuckDB's dialect restricted to forms that `sqlglot` turns into the same answer in
+Trino (`cafepipe.insights.athena_sql`, checked by tests/test_athena_sql.py): no `GROUP BY ALL`,
+no string or list slicing (`x[2:]`), `array_length` for a list's length (not `len`), `strpos`
+for a substring (Trino's `contains` is for arrays), `full_match_sql` for `regexp_full_match`,
+`extract_sql` for a `regexp_extract` that may not match, one `CROSS JOIN UNNEST` in FROM.
 
 `shape` says how the rows become JSON (see `cafepipe.insights.summary`):
   fields   one row; each column is a top-level key of the JSON
@@ -52,7 +64,10 @@ class Insight:
     view: str
     columns: tuple[str, ...]
     sql: str
-    logs_insights: str
+    # None where Logs Insights cannot compute the answer (visits need sessions: one visitor's
+    # requests in time order, which it cannot window); the dashboard and `--engine cloudwatch`
+    # leave such an insight out and say it comes from DuckDB or Athena.
+    logs_insights: str | None
     shape: str = "rows"
     description: str = ""
 
@@ -72,6 +87,30 @@ def _li_list(values: tuple[str, ...] | list[str]) -> str:
 # What makes a request a bot's or a scanner's is defined once, in cafepipe.cafe.traffic, and shared
 # with the log generator, so the insights and the generator's ground truth agree by construction.
 BOT_REGEX = "|".join(re.escape(token.lower()) for token in traffic.BOT_UA_TOKENS)
+
+
+def extract_sql(text: str, pattern: str, group: int = 1) -> str:
+    """Portable regexp_extract: '' when nothing matches (Trino's gives NULL, DuckDB's '')."""
+    return f"coalesce(regexp_extract({text}, {_sql_string(pattern)}, {group}), '')"
+
+
+def full_match_sql(text: str, pattern: str) -> str:
+    """Portable regexp_full_match (not Trino): an anchored regexp_matches (Trino regexp_like)."""
+    return f"regexp_matches({text}, {_sql_string('^(?:' + pattern + ')$')})"
+
+
+# Public for the --where filters (cafepipe.insights.scope): a value as a quoted SQL literal.
+sql_string = _sql_string
+sql_list = _sql_list
+
+# The expressions the referrer and campaign insights group by, shared with `--where` so a
+# filter means what the insight shows: the referring site's host (lower case) and a UTM tag.
+REFERRER_HOST_SQL = f"lower({extract_sql('referer', '^[a-zA-Z]+://([^/:?#]+)')})"
+
+
+def utm_sql(tag: str) -> str:
+    """The value of `utm_<tag>=` in the query string ('' without one)."""
+    return extract_sql("query", f"[?&]utm_{tag}=([^&]*)")
 
 
 def scanner_condition_sql(request: str = "request") -> str:
@@ -94,6 +133,10 @@ LI_AGENT = "fields tolower(userAgent) as agent"
 LI_BOT_FILTER = f"agent like /{_li_regex(BOT_REGEX)}/"
 LI_NOT_BOT_FILTER = LI_BOT_FILTER.replace(" like ", " not like ", 1)
 LI_SCANNER_FILTER = f"request in {_li_list(traffic.SCANNER_PATHS)}"
+# A customer request: no robot's and no scanner probe (see "Customers, pages and visits"),
+# the one rule of every customer ranking; in Logs Insights after `LI_AGENT`.
+CUSTOMER_SQL = "NOT is_scanner AND useragent IN (SELECT useragent FROM agents WHERE NOT is_bot)"
+LI_CUSTOMER_FILTER = f"{LI_NOT_BOT_FILTER} and not ({LI_SCANNER_FILTER})"
 
 
 def li_place_filter(field: str) -> str:
@@ -116,6 +159,10 @@ ORDER = _sql_string(catalog.ORDER_PATH)
 HOME = _sql_string(catalog.HOME_PATH)
 ITEM = _sql_string(catalog.ITEM_PATH)
 MENU_IDS = _sql_list([item.id for item in catalog.MENU])
+# The item id as the item page reads it: PHP's $_GET takes the LAST `id=` of the query string
+# (`?id=a&id=b` shows b); a last `id` without a value, or `id[]=` (an array), is no id. The
+# greedy `.*&` finds the last `&id`, else the query starts with it.
+ITEM_ID_PATTERN = r"^(?:.*&|[?]?)id(?:=([^&]*)|\[[^&]*)?(?:&|$)"
 # An order is a request for the order page that the site did not refuse: it answers 400 to an
 # order it does not take (catalog.parse_basket's rule) and 405 to a GET; neither is an order.
 PLACED = f"(request = {ORDER} AND status NOT BETWEEN 400 AND 499)"
@@ -191,10 +238,33 @@ def li_family(name: str, families: tuple[tuple[str, tuple[str, ...]], ...]) -> s
 
 # The `agents` table: every distinct user agent of `logs`, classified once.
 AGENTS_SQL = f"""SELECT useragent, is_bot, {DEVICE_SQL} AS device, {BROWSER_SQL} AS browser,
-       CASE WHEN is_bot THEN regexp_extract(agent, {_sql_string(BOT_REGEX)}) END AS bot
+       CASE WHEN is_bot THEN {extract_sql("agent", BOT_REGEX, 0)} END AS bot
 FROM (SELECT useragent, lower(useragent) AS agent,
              regexp_matches(lower(useragent), {_sql_string(BOT_REGEX)}) AS is_bot
       FROM (SELECT DISTINCT useragent FROM logs))"""
+
+
+def cafe_time_logs_insights(part: str, changes: tuple[tuple[int, int], ...] = ((0, 0),)) -> str:
+    """Logs Insights: requests by café `part` ("hour" or "weekday").
+
+    `changes`: (UTC epoch ms from which it applies, offset in minutes), the first one applying
+    from the start (`cafepipe.insights.scope.offset_changes`). Logs Insights has no CASE: each
+    change adds its step, `(new - old) * least(greatest(t - at + 1, 0), 1)` (1 from `at` on).
+    """
+    first = changes[0][1] * 60_000
+    steps = "".join(
+        f" + {(offset - before) * 60_000} * least(greatest(t - {at} + 1, 0), 1)"
+        for (at, offset), (_, before) in zip(changes[1:], changes, strict=False)
+    )
+    local = f"t + {first}{steps}" if first or steps else "t"
+    if part == "hour":
+        key = "floor((local % 86400000) / 3600000) as hour"
+    else:
+        key = "(floor(local / 86400000) + 3) % 7 as weekday"
+    return (
+        f"fields toMillis(@timestamp) as t | fields {local} as local | fields {key} "
+        f"| stats count(*) as requests by {part} | sort {part} asc"
+    )
 
 
 def _geo_sql(column: str) -> str:
@@ -205,15 +275,18 @@ def _geo_sql(column: str) -> str:
        count(*) FILTER (WHERE {PLACED}) AS orders
 FROM logs
 WHERE {column} IS NOT NULL AND {column} NOT IN ('', '-')
+  AND NOT is_scanner AND useragent IN (SELECT useragent FROM agents WHERE NOT is_bot)
 GROUP BY {column}
 ORDER BY menu_views DESC, name ASC
 LIMIT {TOP}"""
 
 
 def _geo_li(field: str) -> str:
-    # Every request that names a place, as the SQL counts them: menu views and orders summed.
+    # Every customer request that names a place, as the SQL counts them: menu views and orders
+    # summed, robots and scanner probes left out.
     return (
-        f"filter {li_place_filter(field)} "
+        f"{LI_AGENT} | filter {li_place_filter(field)} and {LI_NOT_BOT_FILTER} "
+        f"and not ({LI_SCANNER_FILTER}) "
         f"| fields {li_is('request', catalog.MENU_PATH)} as menu_view, "
         f"{LI_PLACED_COUNT} as order_placed "
         f"| stats sum(menu_view) as menu_views, sum(order_placed) as orders by {field} "
@@ -241,11 +314,186 @@ ORDER BY requests DESC, {label} ASC
 LIMIT {TOP}"""
 
 
+# ---- Customers, pages and visits ----------------------------------------------------------
+# A customer request is a line that is neither a robot's (agents.is_bot) nor a scanner's probe
+# (is_scanner); a page view is a customer request for a page, not an asset
+# (`catalog.is_asset_path`). A visitor is a client address with a user agent; a visit is a
+# visitor's page views with no gap over VISIT_TIMEOUT_MINUTES between two of them (a longer gap
+# starts a new visit; exactly 30 minutes does not). Within a visit the page views are in order of
+# time, then path, query and referer, so the entry and exit pages are defined when two share a
+# time. The generator's ground truth (`cafepipe.logs.generate.truth`) computes the same in Python.
+VISIT_TIMEOUT_MINUTES = 30
+NOT_ASSET = f"NOT regexp_matches(lower(request), {_sql_string(catalog.ASSET_PATTERN)})"
+# Logs Insights: `LI_PATH` first (the lower-cased path), then `LI_NOT_ASSET` tests it.
+LI_PATH = "fields tolower(request) as page_path"
+LI_NOT_ASSET = f"page_path not like /{_li_regex(catalog.ASSET_PATTERN)}/"
+_VISITOR = "remoteip, agent"
+_VIEW_ORDER = "ts, request, query, referer"
+# Funnel steps in order: (step, page; None for the landing, which every visit has).
+FUNNEL_STEPS: tuple[tuple[str, str | None], ...] = (
+    ("landing", None),
+    ("menu", catalog.MENU_PATH),
+    ("item", catalog.ITEM_PATH),
+    ("order", catalog.ORDER_PATH),
+)
+
+
+def ratio_sql(numerator: str, denominator: str, digits: int) -> str:
+    """numerator / denominator rounded half up to `digits` decimals, exactly, 0 for 0 / 0.
+
+    Integers only until one division of two exactly held integers, so no engine's rounding of a
+    double (DuckDB rounds halves away from zero, Python to even) can move the last digit.
+    """
+    scale = 10**digits
+    return (
+        f"CASE WHEN {denominator} = 0 THEN 0 ELSE "
+        f"floor((2 * {scale} * ({numerator}) + ({denominator})) / (2.0 * ({denominator}))) "
+        f"/ {scale} END"
+    )
+
+
+# The `visits` table: one row per visit, computed once per scope (`duckdb_engine.scope_visits`;
+# on Athena a CTE, `athena_sql.athena_statement`): its visitor (remoteip, useragent), number
+# (0 for the visitor's first), page views, duration (ms), entry and exit pages, the funnel steps
+# it reached in order (saw_menu; saw_item: an item page at or after the menu; ordered: an order
+# placed at or after that item page), its source (the entry's utm_source, else the referring
+# site's host, else "(direct)"), campaign (the entry's utm_campaign) and device.
+#
+# One sort order: every window shares the visitor's view order, and the visit's own figures are
+# aggregates of its rows (entry and exit: the views of lowest and highest `nth`, the place in
+# that order). The visitor in the windows is its address and a number for its agent
+# (`customers`), so the rows sorted carry no agent string (at 10M lines the strings made the
+# table take twice as long). `item_before` is the time of the visitor's latest item page at or
+# before the view; an order placed at p follows an item page at or after the menu (menu_at)
+# exactly when item_before(p) >= menu_at (an earlier visit's item page is before menu_at). At
+# one time the item page sorts before the order (by path), so it is "at or before" it, as the
+# rule says.
+if not catalog.ITEM_PATH < catalog.ORDER_PATH:
+    raise AssertionError("item_before needs the item page to sort before the order page")
+_VISITOR_ORDER = f"PARTITION BY {_VISITOR} ORDER BY {_VIEW_ORDER}"
+VISITS_SQL = f"""WITH customers AS (
+    SELECT useragent, device, row_number() OVER (ORDER BY useragent) AS agent
+    FROM agents WHERE NOT is_bot
+),
+views AS (
+    SELECT l.remoteip, c.agent, l.ts, l.request, l.query, l.referer, l.status
+    FROM logs AS l JOIN customers AS c ON c.useragent = l.useragent
+    WHERE NOT l.is_scanner AND {NOT_ASSET}
+),
+marked AS (
+    SELECT *, CASE WHEN ts > lag(ts) OVER ({_VISITOR_ORDER})
+                             + INTERVAL '{VISIT_TIMEOUT_MINUTES}' MINUTE
+                   THEN 1 ELSE 0 END AS starts
+    FROM views
+),
+numbered AS (
+    -- The default frame takes the rows tied on the whole order together: one visit number.
+    SELECT *, sum(starts) OVER ({_VISITOR_ORDER}) AS visit,
+           row_number() OVER ({_VISITOR_ORDER}) AS nth,
+           max(CASE WHEN request = {ITEM} THEN ts END) OVER ({_VISITOR_ORDER}) AS item_before
+    FROM marked
+),
+sessions AS (
+    SELECT remoteip, agent, visit, count(*) AS pages,
+           date_diff('millisecond', min(ts), max(ts)) AS duration_ms,
+           arg_min(request, nth) AS entry_page,
+           arg_max(request, nth) AS exit_page,
+           arg_min(query, nth) AS entry_query,
+           arg_min(referer, nth) AS entry_referer,
+           min(CASE WHEN request = {MENU} THEN ts END) AS menu_at,
+           max(CASE WHEN request = {ITEM} THEN ts END) AS last_item_at,
+           max(CASE WHEN {PLACED} THEN item_before END) AS item_before_order
+    FROM numbered
+    GROUP BY remoteip, agent, visit
+)
+SELECT s.remoteip, c.useragent, s.visit, s.pages, s.duration_ms, s.entry_page, s.exit_page,
+       s.menu_at IS NOT NULL AS saw_menu,
+       coalesce(s.last_item_at >= s.menu_at, FALSE) AS saw_item,
+       coalesce(s.item_before_order >= s.menu_at, FALSE) AS ordered,
+       c.device,
+       CASE WHEN {extract_sql("entry_query", "[?&]utm_source=([^&]*)")} <> ''
+            THEN {extract_sql("entry_query", "[?&]utm_source=([^&]*)")}
+            WHEN {extract_sql("entry_referer", "^[a-zA-Z]+://([^/:?#]+)")} <> ''
+            THEN lower({extract_sql("entry_referer", "^[a-zA-Z]+://([^/:?#]+)")})
+            ELSE '(direct)' END AS source,
+       {extract_sql("entry_query", "[?&]utm_campaign=([^&]*)")} AS campaign
+FROM sessions AS s JOIN customers AS c ON c.agent = s.agent"""
+
+
+def reads_visits(sql: str) -> bool:
+    """Whether a statement reads the `visits` table (so it must exist in the scope first)."""
+    return re.search(r"\b(?:FROM|JOIN)\s+visits\b", sql, re.IGNORECASE) is not None
+
+
+_VISIT_TOTALS_SQL = f"""WITH placed AS (
+    SELECT duration_ms, row_number() OVER (ORDER BY duration_ms) AS place,
+           count(*) OVER () AS total
+    FROM visits
+),
+middle AS (
+    -- The median: the middle visit, or the two middle ones, by duration.
+    SELECT coalesce(sum(duration_ms), 0) AS middle_ms, count(*) AS middle
+    FROM placed WHERE 2 * place BETWEEN total AND total + 2
+),
+totals AS (
+    SELECT count(*) AS visits,
+           count(CASE WHEN visit = 0 THEN 1 END) AS visitors,
+           count(CASE WHEN visit = 1 THEN 1 END) AS returning_visitors,
+           coalesce(sum(pages), 0) AS pageviews,
+           count(CASE WHEN pages = 1 THEN 1 END) AS bounces,
+           coalesce(sum(duration_ms), 0) AS duration_ms
+    FROM visits
+)
+SELECT visits, visitors, visitors - returning_visitors AS new_visitors, returning_visitors,
+       pageviews, {ratio_sql("pageviews", "visits", 2)} AS pageviews_per_visit,
+       bounces, {ratio_sql("bounces", "visits", 4)} AS bounce_rate,
+       {ratio_sql("middle_ms", "1000 * middle", 1)} AS visit_duration_median_s,
+       {ratio_sql("duration_ms", "1000 * visits", 1)} AS visit_duration_mean_s
+FROM totals CROSS JOIN middle"""
+
+
+def _funnel_by_sql(columns: tuple[str, ...]) -> str:
+    keys = ", ".join(columns)
+    return f"""SELECT {keys}, count(*) AS visits,
+       count(CASE WHEN saw_menu THEN 1 END) AS menu,
+       count(CASE WHEN saw_item THEN 1 END) AS item,
+       count(CASE WHEN ordered THEN 1 END) AS orders,
+       {ratio_sql("count(CASE WHEN ordered THEN 1 END)", "count(*)", 4)} AS conversion
+FROM visits
+GROUP BY {keys}
+ORDER BY visits DESC, {", ".join(f"{c} ASC" for c in columns)}
+LIMIT {TOP}"""
+
+
+def _funnel_sql() -> str:
+    counts = ("visits", "saw_menu_visits", "saw_item_visits", "ordered_visits")
+    steps = "\n  UNION ALL ".join(
+        f"SELECT {n} AS n, {_sql_string(step)} AS step, "
+        f"{_sql_string(page or '')} AS page, {counts[n]} AS reached, "
+        f"{counts[max(n - 1, 0)]} AS previous FROM totals"
+        for n, (step, page) in enumerate(FUNNEL_STEPS)
+    )
+    return f"""WITH totals AS (
+    SELECT count(*) AS visits,
+           count(CASE WHEN saw_menu THEN 1 END) AS saw_menu_visits,
+           count(CASE WHEN saw_item THEN 1 END) AS saw_item_visits,
+           count(CASE WHEN ordered THEN 1 END) AS ordered_visits
+    FROM visits
+),
+steps AS (
+  {steps}
+)
+SELECT step, page, reached AS visits, {ratio_sql("reached", "previous", 4)} AS conversion,
+       previous - reached AS drop_off
+FROM steps
+ORDER BY n"""
+
+
 INSIGHTS: tuple[Insight, ...] = (
     # ---- Traffic ------------------------------------------------------------------------
     Insight(
         id="totals",
-        title="Visits at a glance",
+        title="Requests at a glance",
         section="Traffic",
         view="table",
         columns=("requests", "bytes", "unique_ips"),
@@ -258,11 +506,11 @@ INSIGHTS: tuple[Insight, ...] = (
     ),
     Insight(
         id="daily",
-        title="Visits per day",
+        title="Requests and visitors per day",
         section="Traffic",
         view="timeSeries",
         columns=("day", "requests", "unique_ips"),
-        description="Requests and distinct visitors each day (UTC).",
+        description="Requests and distinct visitor addresses each day (UTC days).",
         sql="SELECT strftime(day, '%Y-%m-%d') AS day, requests, unique_ips FROM ("
         "SELECT CAST(ts AS DATE) AS day, count(*) AS requests, "
         "count(DISTINCT remoteip) AS unique_ips FROM logs GROUP BY 1) ORDER BY 1",
@@ -294,6 +542,33 @@ INSIGHTS: tuple[Insight, ...] = (
         logs_insights="fields (floor(toMillis(@timestamp) / 86400000) + 3) % 7 as weekday "
         "| stats count(*) as requests by weekday | sort weekday asc",
     ),
+    # The café's clock: `cafe_ts` is the line's time in the config's `timezone`, daylight
+    # saving included (cafepipe.insights.scope.cafe_time_sql). Logs Insights has no time zones:
+    # its query here is the UTC one, and the engine shifts it by the zone's offsets at run time
+    # (`cafe_time_logs_insights`).
+    Insight(
+        id="cafe_hourly",
+        title="Busiest hours at the café",
+        section="Traffic",
+        view="bar",
+        columns=("hour", "requests"),
+        shape="hours",
+        description="Requests by hour of the day in the café's time zone (`cafe_timezone`).",
+        sql="SELECT hour(cafe_ts) AS hour, count(*) AS requests FROM logs GROUP BY 1 ORDER BY 1",
+        logs_insights=cafe_time_logs_insights("hour"),
+    ),
+    Insight(
+        id="cafe_weekday",
+        title="Busiest days at the café",
+        section="Traffic",
+        view="bar",
+        columns=("weekday", "requests"),
+        shape="weekdays",
+        description="Requests by weekday in the café's time zone (`cafe_timezone`), Monday first.",
+        sql="SELECT isodow(cafe_ts) - 1 AS weekday, count(*) AS requests FROM logs "
+        "GROUP BY 1 ORDER BY 1",
+        logs_insights=cafe_time_logs_insights("weekday"),
+    ),
     Insight(
         id="top_paths",
         title="Most visited pages",
@@ -303,6 +578,27 @@ INSIGHTS: tuple[Insight, ...] = (
         description="The ten most requested paths (without query string).",
         sql=_count_by_sql("request", label="path"),
         logs_insights=f"stats count(*) as requests by request | sort requests desc | limit {TOP}",
+    ),
+    Insight(
+        id="top_pages",
+        title="Pages customers view the most",
+        section="Traffic",
+        view="table",
+        columns=("path", "views"),
+        description="The ten pages (not stylesheets, scripts, images or fonts) customers "
+        "viewed the most; robots and scanner probes left out.",
+        sql=f"""SELECT u.request AS path, sum(u.views) AS views
+FROM (SELECT request, useragent, count(*) AS views FROM logs
+      WHERE NOT is_scanner AND {NOT_ASSET} GROUP BY request, useragent) AS u
+JOIN agents AS a ON a.useragent = u.useragent
+WHERE NOT a.is_bot
+GROUP BY u.request
+ORDER BY views DESC, path ASC
+LIMIT {TOP}""",
+        logs_insights=f"{LI_AGENT} | {LI_PATH} "
+        f"| filter {LI_NOT_BOT_FILTER} and not ({LI_SCANNER_FILTER}) and {LI_NOT_ASSET} "
+        "| stats count(*) as views by request "
+        f"| sort views desc | limit {TOP}",
     ),
     Insight(
         id="status_classes",
@@ -353,15 +649,18 @@ INSIGHTS: tuple[Insight, ...] = (
         section="Customers",
         view="timeSeries",
         columns=("day", "menu_views", "orders"),
-        description="Menu views and orders each day: is interest turning into orders?",
+        description="Customers' menu views and orders each day (robots left out): is "
+        "interest turning into orders?",
         sql=f"""SELECT strftime(day, '%Y-%m-%d') AS day, menu_views, orders
 FROM (SELECT CAST(ts AS DATE) AS day,
              count(*) FILTER (WHERE request = {MENU}) AS menu_views,
              count(*) FILTER (WHERE {PLACED}) AS orders
-      FROM logs WHERE request IN ({MENU}, {ORDER})
+      FROM logs WHERE request IN ({MENU}, {ORDER}) AND {CUSTOMER_SQL}
       GROUP BY 1)
 ORDER BY 1""",
-        logs_insights=f'filter request in ["{catalog.MENU_PATH}", "{catalog.ORDER_PATH}"] '
+        logs_insights=f"{LI_AGENT} "
+        f'| filter request in ["{catalog.MENU_PATH}", "{catalog.ORDER_PATH}"] '
+        f"and {LI_CUSTOMER_FILTER} "
         f'| fields strcontains(request, "{catalog.MENU_PATH}") as menu_view, '
         f"{LI_PLACED_COUNT} as order_placed "
         "| stats sum(menu_view) as menu_views, sum(order_placed) as orders by bin(1d)",
@@ -372,14 +671,16 @@ ORDER BY 1""",
         section="Customers",
         view="table",
         columns=("referrer", "requests"),
-        description="Sites that sent visitors (by host), not counting the café's own pages.",
+        description="Sites that sent customers (by host), not counting the café's own pages; "
+        "robots and scanner probes left out.",
         sql=f"""WITH sources AS (
-    SELECT lower(regexp_extract(referer, '^[a-zA-Z]+://([^/:?#]+)', 1)) AS referrer,
-           regexp_extract(referer, '^[a-zA-Z]+://[^/]*(/[^?#]*)', 1) AS page,
+    SELECT {REFERRER_HOST_SQL} AS referrer,
+           {extract_sql("referer", "^[a-zA-Z]+://[^/]*(/[^?#]*)")} AS page,
            lower(coalesce(host, '')) AS site, requests
     FROM (SELECT referer, host, sum(requests) AS requests
           FROM (SELECT referer, host, useragent, count(*) AS requests
-                FROM logs WHERE referer LIKE '%://%' GROUP BY ALL) AS counted
+                FROM logs WHERE referer LIKE '%://%' AND NOT is_scanner
+                GROUP BY referer, host, useragent) AS counted
           JOIN agents ON agents.useragent = counted.useragent
           WHERE NOT agents.is_bot
           GROUP BY referer, host)
@@ -391,7 +692,7 @@ GROUP BY referrer
 ORDER BY requests DESC, referrer ASC
 LIMIT {TOP}""",
         logs_insights=f"{LI_AGENT} | filter referer like /^[a-zA-Z]+:\\/\\/[^\\/:?#]+/ "
-        f"and {LI_NOT_BOT_FILTER} "
+        f"and {LI_CUSTOMER_FILTER} "
         "and referer not like /^[a-zA-Z]+:\\/\\/[^\\/]*\\/cafe/ "
         "| parse referer /^[a-zA-Z]+:\\/\\/(?<site>[^\\/:?#]+)/ "
         "| fields tolower(site) as referrer | filter referrer != tolower(host) "
@@ -403,17 +704,17 @@ LIMIT {TOP}""",
         section="Customers",
         view="table",
         columns=("source", "medium", "campaign", "requests"),
-        description="Visits tagged with utm_source / utm_medium / utm_campaign.",
-        sql=f"""SELECT regexp_extract(query, '[?&]utm_source=([^&]*)', 1) AS source,
-       regexp_extract(query, '[?&]utm_medium=([^&]*)', 1) AS medium,
-       regexp_extract(query, '[?&]utm_campaign=([^&]*)', 1) AS campaign,
+        description="Customers' requests tagged with utm_source / utm_medium / utm_campaign "
+        "(robots and scanner probes left out).",
+        sql=f"""SELECT {utm_sql("source")} AS source, {utm_sql("medium")} AS medium,
+       {utm_sql("campaign")} AS campaign,
        count(*) AS requests
 FROM logs
-WHERE query LIKE '%utm_source=%'
+WHERE query LIKE '%utm_source=%' AND {CUSTOMER_SQL}
 GROUP BY 1, 2, 3
 ORDER BY requests DESC, source, medium, campaign
 LIMIT {TOP}""",
-        logs_insights='filter query like "utm_source=" '
+        logs_insights=f'{LI_AGENT} | filter query like "utm_source=" and {LI_CUSTOMER_FILTER} '
         "| parse query /utm_source=(?<source>[^&]*)/ "
         "| parse query /utm_medium=(?<medium>[^&]*)/ "
         "| parse query /utm_campaign=(?<campaign>[^&]*)/ "
@@ -442,22 +743,106 @@ LIMIT {TOP}""",
         logs_insights=f"{li_family('browser', BROWSER_FAMILIES)} "
         f"| stats count(*) as requests by browser | sort requests desc | limit {TOP}",
     ),
+    # Visits: read the `visits` table (VISITS_SQL). Logs Insights cannot sessionize.
+    Insight(
+        id="visits",
+        title="Visits",
+        section="Customers",
+        view="table",
+        columns=(
+            "visits",
+            "visitors",
+            "new_visitors",
+            "returning_visitors",
+            "pageviews",
+            "pageviews_per_visit",
+            "bounces",
+            "bounce_rate",
+            "visit_duration_median_s",
+            "visit_duration_mean_s",
+        ),
+        shape="fields",
+        description="Visits (a visitor's page views with no pause over 30 minutes), visitors "
+        "(address and browser; returning: more than one visit), page views per visit, bounces "
+        "(visits of one page view) and how long visits last. Robots and scanners left out.",
+        sql=_VISIT_TOTALS_SQL,
+        logs_insights=None,
+    ),
+    Insight(
+        id="entry_pages",
+        title="Where visits start",
+        section="Customers",
+        view="table",
+        columns=("path", "visits", "bounces"),
+        description="The first page of each visit, and how many of those visits saw no other.",
+        sql=f"""SELECT entry_page AS path, count(*) AS visits,
+       count(CASE WHEN pages = 1 THEN 1 END) AS bounces
+FROM visits GROUP BY entry_page ORDER BY visits DESC, path ASC LIMIT {TOP}""",
+        logs_insights=None,
+    ),
+    Insight(
+        id="exit_pages",
+        title="Where visits end",
+        section="Customers",
+        view="table",
+        columns=("path", "visits"),
+        description="The last page of each visit.",
+        sql=f"""SELECT exit_page AS path, count(*) AS visits
+FROM visits GROUP BY exit_page ORDER BY visits DESC, path ASC LIMIT {TOP}""",
+        logs_insights=None,
+    ),
     # ---- Menu and orders ------------------------------------------------------------------
+    Insight(
+        id="funnel",
+        title="From landing to order",
+        section="Menu and orders",
+        view="bar",
+        columns=("step", "page", "visits", "conversion", "drop_off"),
+        description="Visits that landed, then opened the menu, then an item page, then "
+        "ordered, in that order: each step's visits, the share of the step before that got "
+        "there, and the visits lost on the way.",
+        sql=_funnel_sql(),
+        logs_insights=None,
+    ),
+    Insight(
+        id="funnel_by_source",
+        title="Orders by where visits come from",
+        section="Menu and orders",
+        view="table",
+        columns=("source", "campaign", "visits", "menu", "item", "orders", "conversion"),
+        description="The funnel by the source of the visit (the landing's utm_source, else the "
+        "referring site, else (direct)) and campaign (utm_campaign).",
+        sql=_funnel_by_sql(("source", "campaign")),
+        logs_insights=None,
+    ),
+    Insight(
+        id="funnel_by_device",
+        title="Orders by device",
+        section="Menu and orders",
+        view="table",
+        columns=("device", "visits", "menu", "item", "orders", "conversion"),
+        description="The funnel by device: phones, tablets, computers.",
+        sql=_funnel_by_sql(("device",)),
+        logs_insights=None,
+    ),
     Insight(
         id="top_items_viewed",
         title="Menu items people look at",
         section="Menu and orders",
         view="bar",
         columns=("item", "views"),
-        description="Item pages opened (/cafe/item.php?id=…).",
-        sql=f"""SELECT regexp_extract(query, '[?&]id=([^&]*)', 1) AS item, sum(views) AS views
-FROM (SELECT query, count(*) AS views FROM logs WHERE request = {ITEM} GROUP BY query)
-WHERE regexp_extract(query, '[?&]id=([^&]*)', 1) IN ({MENU_IDS})
+        description="Item pages customers opened, by the item the page shows (its last "
+        "id parameter, as the page reads it); robots and scanner probes left out.",
+        sql=f"""SELECT {extract_sql("query", ITEM_ID_PATTERN)} AS item, sum(views) AS views
+FROM (SELECT query, count(*) AS views FROM logs WHERE request = {ITEM} AND {CUSTOMER_SQL}
+      GROUP BY query)
+WHERE {extract_sql("query", ITEM_ID_PATTERN)} IN ({MENU_IDS})
 GROUP BY 1
 ORDER BY views DESC, item ASC
 LIMIT {TOP}""",
-        logs_insights=f'filter request = "{catalog.ITEM_PATH}" '
-        "| parse query /[?&]id=(?<item>[^&]*)/ "
+        logs_insights=f'{LI_AGENT} | filter request = "{catalog.ITEM_PATH}" '
+        f"and {LI_CUSTOMER_FILTER} "
+        f"| parse query /{_li_regex(ITEM_ID_PATTERN.replace('(?:=(', '(?:=(?<item>', 1))}/ "
         f"| filter item in {_li_list([item.id for item in catalog.MENU])} "
         f"| stats count(*) as views by item | sort views desc | limit {TOP}",
     ),
@@ -470,24 +855,31 @@ LIMIT {TOP}""",
         description="Items in orders (processOrder.php?items=id:qty,…): units and orders.",
         # A basket counts when the site would take it (catalog.parse_basket: known items, each
         # once, 1 to MAX_QUANTITY of each): the one items= parameter of an order placed.
+        # Portable forms (Athena): no string or list slicing, one UNNEST in FROM.
         sql=f"""WITH params AS (
-    SELECT list_filter(string_split(CASE WHEN query[1] = '?' THEN query[2:] ELSE query END, '&'),
-                       lambda p: starts_with(p, 'items=')) AS found
-    FROM logs WHERE {PLACED} AND contains(query, 'items=')
+    SELECT array_length(list_filter(
+               string_split(CASE WHEN starts_with(query, '?') THEN substr(query, 2) ELSE query END,
+                            '&'),
+               lambda p: starts_with(p, 'items='))) AS found,
+           {extract_sql("query", "(?:^[?]?|&)items=([^&]*)")} AS basket
+    FROM logs WHERE {PLACED} AND strpos(query, 'items=') > 0
 ),
 baskets AS (
-    SELECT string_split(found[1][7:], ',') AS entries FROM params
-    WHERE len(found) = 1 AND regexp_full_match(found[1][7:], {_sql_string(catalog.BASKET_PATTERN)})
+    SELECT string_split(basket, ',') AS entries FROM params
+    WHERE found = 1 AND {full_match_sql("basket", catalog.BASKET_PATTERN)}
 ),
 lines AS (
-    SELECT list_transform(entries, lambda e: split_part(e, ':', 1)) AS items,
+    SELECT entries,
+           list_transform(entries, lambda e: split_part(e, ':', 1)) AS items,
            list_transform(entries, lambda e: try_cast(split_part(e, ':', 2) AS INTEGER)) AS qtys
     FROM baskets
 )
-SELECT item, sum(qty) AS quantity, count(*) AS orders
-FROM (SELECT unnest(items) AS item, unnest(qtys) AS qty FROM lines
-      WHERE len(list_distinct(items)) = len(items) AND list_max(qtys) <= {catalog.MAX_QUANTITY})
-GROUP BY item
+SELECT split_part(entry, ':', 1) AS item,
+       sum(try_cast(split_part(entry, ':', 2) AS INTEGER)) AS quantity, count(*) AS orders
+FROM lines CROSS JOIN UNNEST(entries) AS unnested(entry)
+WHERE array_length(list_distinct(items)) = array_length(items)
+  AND list_max(qtys) <= {catalog.MAX_QUANTITY}
+GROUP BY 1
 ORDER BY quantity DESC, item ASC
 LIMIT {TOP}""",
         # Orders with one items= parameter; baskets are checked (catalog.parse_basket) and split
@@ -504,7 +896,8 @@ LIMIT {TOP}""",
         section="Where customers are",
         view="pie",
         columns=("city", "menu_views", "orders"),
-        description="Menu views and orders by city: where the menu draws the most interest.",
+        description="Customers' menu views and orders by city: robots and scanner probes "
+        "left out (a search engine's crawler would count for its home town).",
         sql=_geo_sql("city"),
         logs_insights=_geo_li("city"),
     ),
@@ -541,24 +934,26 @@ LIMIT {TOP}""",
         section="Where customers are",
         view="table",
         columns=("city", "orders"),
-        description="Orders by city.",
+        description="Customers' orders by city (robots left out).",
         sql=f"""SELECT city, count(*) AS orders FROM logs
-WHERE {PLACED} AND city IS NOT NULL AND city NOT IN ('', '-')
+WHERE {PLACED} AND city IS NOT NULL AND city NOT IN ('', '-') AND {CUSTOMER_SQL}
 GROUP BY city ORDER BY orders DESC, city ASC LIMIT {TOP}""",
-        logs_insights=f"filter {LI_PLACED} and {li_place_filter('city')} "
+        logs_insights=f"{LI_AGENT} | filter {LI_PLACED} and {li_place_filter('city')} "
+        f"and {LI_CUSTOMER_FILTER} "
         f"| stats count(*) as orders by city | sort orders desc | limit {TOP}",
     ),
     Insight(
         id="visits_by_region",
-        title="Regions visiting the website the most",
+        title="Regions opening the home page the most",
         section="Where customers are",
         view="pie",
         columns=("region", "visits"),
-        description="Home page visits by region.",
+        description="Customers' home page views by region (robots and scanner probes left out).",
         sql=f"""SELECT region, count(*) AS visits FROM logs
-WHERE request = {HOME} AND region IS NOT NULL AND region NOT IN ('', '-')
+WHERE request = {HOME} AND region IS NOT NULL AND region NOT IN ('', '-') AND {CUSTOMER_SQL}
 GROUP BY region ORDER BY visits DESC, region ASC LIMIT {TOP}""",
-        logs_insights=f'filter request = "{catalog.HOME_PATH}" and {li_place_filter("region")} '
+        logs_insights=f'{LI_AGENT} | filter request = "{catalog.HOME_PATH}" '
+        f"and {li_place_filter('region')} and {LI_CUSTOMER_FILTER} "
         f"| stats count(*) as visits by region | sort visits desc | limit {TOP}",
     ),
     Insight(
@@ -567,11 +962,12 @@ GROUP BY region ORDER BY visits DESC, region ASC LIMIT {TOP}""",
         section="Where customers are",
         view="bar",
         columns=("region", "orders"),
-        description="Orders by region.",
+        description="Customers' orders by region (robots left out).",
         sql=f"""SELECT region, count(*) AS orders FROM logs
-WHERE {PLACED} AND region IS NOT NULL AND region NOT IN ('', '-')
+WHERE {PLACED} AND region IS NOT NULL AND region NOT IN ('', '-') AND {CUSTOMER_SQL}
 GROUP BY region ORDER BY orders DESC, region ASC LIMIT {TOP}""",
-        logs_insights=f"filter {LI_PLACED} and {li_place_filter('region')} "
+        logs_insights=f"{LI_AGENT} | filter {LI_PLACED} and {li_place_filter('region')} "
+        f"and {LI_CUSTOMER_FILTER} "
         f"| stats count(*) as orders by region | sort orders desc | limit {TOP}",
     ),
     Insight(
@@ -580,7 +976,7 @@ GROUP BY region ORDER BY orders DESC, region ASC LIMIT {TOP}""",
         section="Where customers are",
         view="table",
         columns=("region", "menu_views", "orders"),
-        description="Menu views and orders by region.",
+        description="Customers' menu views and orders by region (robots left out).",
         sql=_geo_sql("region"),
         logs_insights=_geo_li("region"),
     ),
@@ -590,7 +986,7 @@ GROUP BY region ORDER BY orders DESC, region ASC LIMIT {TOP}""",
         section="Where customers are",
         view="table",
         columns=("country", "menu_views", "orders"),
-        description="Menu views and orders by country.",
+        description="Customers' menu views and orders by country (robots left out).",
         sql=_geo_sql("country"),
         logs_insights=_geo_li("country"),
     ),
@@ -675,12 +1071,13 @@ GROUP BY 1, 2 ORDER BY requests DESC, path ASC, status ASC LIMIT {TOP}""",
         description="Pages by average time to serve (Apache %D), in milliseconds.",
         sql=f"""SELECT request AS path, count(*) AS requests,
        round(avg(process) / 1000.0, 1) AS avg_ms, round(max(process) / 1000.0, 1) AS max_ms
-FROM logs WHERE process IS NOT NULL AND NOT is_scanner
+FROM logs WHERE process IS NOT NULL AND NOT is_scanner AND {NOT_ASSET}
 GROUP BY 1 ORDER BY avg_ms DESC, path ASC LIMIT {TOP}""",
         # %D is written as text ("1234"): only all-digit values count, read as numbers by
         # sum and the division. The average is the exact total over the count, then in ms,
         # as the SQL computes it (an average of per-line ms could round apart at a half).
-        logs_insights=f"filter process like /^[0-9]+$/ and not ({LI_SCANNER_FILTER}) "
+        logs_insights=f"{LI_PATH} "
+        f"| filter process like /^[0-9]+$/ and not ({LI_SCANNER_FILTER}) and {LI_NOT_ASSET} "
         "| stats count(*) as requests, sum(process) as total_us, "
         "max(process / 1000) as max_ms, total_us / requests / 1000 as avg_ms by request "
         f"| sort avg_ms desc | limit {TOP}",

@@ -1,8 +1,13 @@
 """Turn the catalog's rows (from either engine) into the insights JSON.
 
-Its shape is `docs/insights.schema.json`. The keys it shares with the log generator's ground
-truth (`cafepipe.cafe.traffic.SCHEMA_KEYS`) keep their exact meaning, since they are compared
-with it key by key; the other insights are added under their catalog id.
+`summarize` gives the answers as the views (tables, CSV, HTML) read them: a list insight's rows
+as lists in its column order. `program_json` is what `--format json` prints, the shape of
+`docs/insights.schema.json`: a `schema_version`, and every list insight's rows as objects
+named by its columns — except the lists of the contract shared with the generator
+(`CONTRACT_LISTS`: `[[name, …]]`, as they always were). The keys shared with the log
+generator's ground truth (`cafepipe.cafe.traffic.SCHEMA_KEYS`, `PAGE_VIEW_KEYS`) keep their
+exact meaning, since they are compared with it key by key; the other insights are added under
+their catalog id.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from cafepipe.cafe.metrics import conversion_rate
 from cafepipe.insights.queries import INSIGHTS, Insight
 
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+# 2: list insights' rows became objects (but CONTRACT_LISTS'); the visit and page-view keys.
+SCHEMA_VERSION = 2
+CONTRACT_LISTS = ("top_paths", "by_city", "by_region", "by_country")
 
 
 def _number(value: Any) -> Any:
@@ -85,4 +93,19 @@ def summarize(
             result[insight.id] = shaped
     if "menu_visitors" in result and "purchasers" in result:
         result["conversion_rate"] = conversion_rate(result["purchasers"], result["menu_visitors"])
+    return result
+
+
+def records(insight: Insight, rows: list[list[Any]]) -> list[dict[str, Any]]:
+    """A list insight's rows as objects named by its columns."""
+    return [dict(zip(insight.columns, row, strict=False)) for row in rows]
+
+
+def program_json(data: dict[str, Any], insights: tuple[Insight, ...] = INSIGHTS) -> dict[str, Any]:
+    """The insights JSON for programs (`--format json`): `schema_version`, rows as objects."""
+    result = {**data, "schema_version": SCHEMA_VERSION}
+    for insight in insights:
+        value = data.get(insight.id)
+        if insight.shape == "rows" and insight.id not in CONTRACT_LISTS and isinstance(value, list):
+            result[insight.id] = records(insight, value)
     return result

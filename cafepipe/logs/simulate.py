@@ -35,14 +35,15 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import re
 import secrets
 import shlex
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,13 @@ import botocore.exceptions
 from cafepipe import config as cfg
 from cafepipe.aws import AwsClients, aws_error_hint, describe_client_error
 from cafepipe.config import StackConfig
+from cafepipe.deploy import lake
 from cafepipe.deploy.templating import render_template
 from cafepipe.errors import EXIT_INTERRUPTED, AwsError, CafepipeError, UsageError
+from cafepipe.logs import fleet as fleet_lake
 from cafepipe.logs import ship, ssm
 from cafepipe.logs.checkpoint import CheckpointStore
+from cafepipe.logs.fleet import fleet_instances
 from cafepipe.reporting import SILENT, Reporter
 
 SCRIPT_TEMPLATE = "ssm/simulate_logs.sh.j2"
@@ -77,6 +81,8 @@ MAX_DAYS = ship.MAX_AGE_DAYS - DELIVERY_MARGIN_DAYS
 PROGRESS_MIN_LINES = 500_000
 # `<instance id>/simulated-<run id>`: the stream of one run (docs/delivery.md).
 RUN_STREAM_MARK = "/simulated-"
+# A stream of an instance's agent (`<id>`) or of a run on it (`<id>/simulated-…`).
+_INSTANCE_STREAM_RE = re.compile(r"^(i-[0-9a-f]{8,17})(?:/simulated-.+)?$")
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -129,9 +135,11 @@ def simulated_dir(config: StackConfig) -> Path:
     return config.stack_dir / SIMULATED_DIR
 
 
-def object_key(options: SimulateOptions) -> str:
-    """The bucket key: the same options give the same key, so re-runs overwrite one object."""
-    return f"{cfg.SIMULATED_LOG_PREFIX}access_log-{options.label}.json.gz"
+def object_key(options: SimulateOptions, instance_id: str | None = None) -> str:
+    """The bucket key: the same options give the same key, so re-runs overwrite one object
+    (on a fleet, one per server: its share of the log)."""
+    server = f"-{instance_id}" if instance_id else ""
+    return f"{cfg.SIMULATED_LOG_PREFIX}access_log-{options.label}{server}.json.gz"
 
 
 def agent_state_file_name(file_path: str) -> str:
@@ -181,13 +189,25 @@ def render_simulate_script(
     log_stream: str,
     agent_config: Mapping[str, Any],
     root: str = "",
+    run_id: str = "",
+    lake_days: Sequence[date] = (),
 ) -> str:
-    """The instance script; `root` prefixes every instance path (tests run it in a sandbox)."""
+    """The instance script; `root` prefixes every instance path (tests run it in a sandbox).
+
+    `lake_days`: the days this run writes lake partitions of for the server (their archive
+    markers are set, so the server's own copy of such a day never overwrites them).
+    """
+    from cafepipe.deploy.render import ARCHIVED_DAYS_DIR, SIMULATED_HEADS_DIR
+
     quote = shlex.quote
     return render_template(
         SCRIPT_TEMPLATE,
         root=quote(root),
         log_stream=quote(log_stream),
+        run_id=quote(run_id),
+        heads_dir=quote(SIMULATED_HEADS_DIR),
+        archived_days_dir=quote(ARCHIVED_DAYS_DIR),
+        lake_days=" ".join(sorted({day.isoformat() for day in lake_days})),
         # Inside a quoted heredoc: written as is, never expanded by the shell.
         agent_config_json=json.dumps(agent_config, indent=2, sort_keys=True),
         access_log_path=quote(cfg.ACCESS_LOG_PATH),
@@ -393,8 +413,38 @@ def _counting(log_group: str, log_stream: str, step: str) -> Iterator[None]:
 
 
 @dataclass
+class InstanceRun:
+    """What one server got and delivered (the entries of `instances` in --json)."""
+
+    instance_id: str
+    log_stream: str
+    key: str
+    lines: int
+    events_expected: int
+    events_arrived: int = 0
+    command_id: str = ""
+    command_status: str = ""
+    earlier_streams_removed: list[str] = field(default_factory=list)
+    earlier_streams_kept: list[str] = field(default_factory=list)
+    instance_output: str = ""
+    shipped: dict[str, Any] | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.events_arrived == self.events_expected
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "verified": self.verified}
+
+
+@dataclass
 class SimulateResult:
-    """What simulate-logs did (stable keys for --json)."""
+    """What simulate-logs did (stable keys for --json).
+
+    On a fleet, `instances` has one entry per server; the per-server keys at the top
+    (`instance_id`, `log_stream`, `key`, `command_id`, `command_status`) join theirs with ", ",
+    and the counts are totals.
+    """
 
     emulated: bool
     instance_id: str
@@ -417,14 +467,24 @@ class SimulateResult:
     instance_output: str = ""
     shipped: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    profile: str = "single"
+    fleet_asg_name: str = ""
+    instances: list[InstanceRun] = field(default_factory=list)
+    # The lake's partitions this run wrote (archive/dt=…/instance=…/access.log.gz), and the
+    # earlier ones it replaced: {"prefix", "partitions", "objects", "bytes", "days",
+    # "earlier_objects_removed", "earlier_objects_kept"}.
+    lake: dict[str, Any] = field(default_factory=dict)
 
     @property
     def verified(self) -> bool:
-        return self.events_arrived == self.events_expected
+        return self.events_arrived == self.events_expected and all(
+            run.verified for run in self.instances
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["verified"] = self.verified
+        data["instances"] = [run.to_json() for run in self.instances]
         data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
         return data
 
@@ -483,6 +543,74 @@ def _check_instance_exists(ec2: Any, instance_id: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Servers:
+    """Where the simulated log goes: the stack's one instance, or the fleet's servers."""
+
+    instance_ids: tuple[str, ...]
+    fleet_asg_name: str = ""
+
+    @property
+    def fleet(self) -> bool:
+        return bool(self.fleet_asg_name)
+
+    @property
+    def label(self) -> str:
+        if not self.fleet:
+            return self.instance_ids[0]
+        count = len(self.instance_ids)
+        return f"the fleet {self.fleet_asg_name} ({count} server{'s' * (count != 1)})"
+
+
+def target_servers(
+    outputs: Mapping[str, Any], clients: AwsClients, config: StackConfig | None = None
+) -> Servers:
+    """The single profile's instance, or the in-service instances of the fleet's group (the
+    outputs say what was applied)."""
+    asg = outputs.get("fleet_asg_name")
+    if config is not None and config.fleet_enabled and not asg:
+        raise CafepipeError(
+            'profile = "fleet" is set, but the stack was applied as one instance (its outputs '
+            "name no Auto Scaling group)",
+            "run cafepipe up to create the fleet, then simulate-logs again",
+        )
+    if asg:
+        return Servers(tuple(fleet_instances(clients.client("autoscaling"), str(asg))), str(asg))
+    return Servers((str(outputs["instance_id"]),))
+
+
+@contextmanager
+def _on_server(instance_id: str, servers: Servers) -> Iterator[None]:
+    """On a fleet, a failure names the server it happened on."""
+    try:
+        yield
+    except CafepipeError as exc:
+        if servers.fleet and instance_id not in exc.message:
+            exc.message = f"server {instance_id}: {exc.message}"
+        raise
+
+
+def departed_streams(logs: Any, log_group: str, serving: Sequence[str]) -> list[str]:
+    """Streams of instances no longer in the fleet (`<id>`, `<id>/simulated-…`): a verified
+    run replaces them too, so the group holds exactly the new log after a scale-in."""
+    names: list[str] = []
+    try:
+        for page in logs.get_paginator("describe_log_streams").paginate(logGroupName=log_group):
+            names += [s["logStreamName"] for s in page.get("logStreams", [])]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise AwsError(
+            f"the new log is complete in {log_group}, but its streams cannot be listed: "
+            f"{describe_client_error(exc)}",
+            aws_error_hint(exc) or "the credentials need logs:DescribeLogStreams",
+        ) from exc
+    departed = []
+    for name in names:
+        match = _INSTANCE_STREAM_RE.match(name)
+        if match and match[1] not in serving:
+            departed.append(name)
+    return sorted(departed)
+
+
 def simulate_logs(
     config: StackConfig,
     outputs: Mapping[str, Any],
@@ -493,6 +621,7 @@ def simulate_logs(
     reporter: Reporter = SILENT,
     keep_earlier: bool = False,
     run_id: str | None = None,
+    servers: Servers | None = None,
     online_timeout: float = 600.0,
     command_timeout: float = 1800.0,
     verify_timeout: float = 900.0,
@@ -501,13 +630,14 @@ def simulate_logs(
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
 ) -> SimulateResult:
-    """Generate, upload, swap over SSM (or ship, on the emulator) into a stream of this run's
-    own, verify every event, and only then remove the instance's earlier streams."""
+    """Generate, split by visitor over the servers, upload, swap over SSM (or ship, on the
+    emulator) into a stream of this run's own per server, verify every event, write the lake's
+    partitions, and only then remove the earlier streams and partitions."""
     options = validate_options(options, config.log_retention_days)
-    instance_id = str(outputs["instance_id"])
     log_group = str(outputs["access_log_group"])
+    bucket = str(outputs["bucket_name"])
+    servers = servers or target_servers(outputs, clients, config)
     run = run_id or new_run_id()
-    stream = run_stream_name(instance_id, run)
     try:
         outcome = _simulate_run(
             config,
@@ -516,7 +646,7 @@ def simulate_logs(
             options,
             generate,
             run,
-            stream,
+            servers,
             reporter=reporter,
             online_timeout=online_timeout,
             command_timeout=command_timeout,
@@ -542,15 +672,31 @@ def simulate_logs(
         exc.hint = f"{exc.hint}; {untouched}" if exc.hint else untouched
         raise
 
+    logs = clients.client("logs")
+    for member in outcome.instances:
+        names = earlier_streams(logs, log_group, member.instance_id, member.log_stream)
+        if keep_earlier:
+            member.earlier_streams_kept = names
+        else:
+            member.earlier_streams_removed = remove_streams(
+                logs, log_group, names, member.log_stream
+            )
+    gone = departed_streams(logs, log_group, servers.instance_ids) if servers.fleet else []
     if keep_earlier:
-        outcome.earlier_streams_kept = earlier_streams(
-            clients.client("logs"), log_group, instance_id, stream
+        outcome.earlier_streams_kept = sorted(
+            [n for m in outcome.instances for n in m.earlier_streams_kept] + gone
         )
     else:
-        names = earlier_streams(clients.client("logs"), log_group, instance_id, stream)
-        outcome.earlier_streams_removed = remove_streams(
-            clients.client("logs"), log_group, names, stream
+        removed = remove_streams(logs, log_group, gone, outcome.log_stream) if gone else []
+        outcome.earlier_streams_removed = sorted(
+            [n for m in outcome.instances for n in m.earlier_streams_removed] + removed
         )
+    s3 = clients.client("s3")
+    stale = fleet_lake.stale_partitions(s3, bucket, set(outcome.lake["objects"]))
+    if keep_earlier:
+        outcome.lake["earlier_objects_kept"] = stale
+    else:
+        outcome.lake["earlier_objects_removed"] = fleet_lake.remove_objects(s3, bucket, stale)
     _write_run(config, outcome)
     return outcome
 
@@ -561,6 +707,10 @@ def _write_run(config: StackConfig, outcome: SimulateResult) -> None:
     )
 
 
+def _joined(values: Sequence[str]) -> str:
+    return ", ".join(values)
+
+
 def _simulate_run(
     config: StackConfig,
     outputs: Mapping[str, Any],
@@ -568,7 +718,7 @@ def _simulate_run(
     options: SimulateOptions,
     generate: LogGenerator,
     run_id: str,
-    stream: str,
+    servers: Servers,
     *,
     reporter: Reporter,
     online_timeout: float,
@@ -579,63 +729,181 @@ def _simulate_run(
     sleep: Sleep,
     clock: Clock,
 ) -> SimulateResult:
-    """Everything up to a verified stream; raises before that, having removed nothing."""
-    instance_id = str(outputs["instance_id"])
+    """Everything up to verified streams and the lake written; raises before that, having
+    removed nothing."""
     bucket = str(outputs["bucket_name"])
     log_group = str(outputs["access_log_group"])
-    key = object_key(options)
     seconds: dict[str, float] = {}
-    logs, ssm_client = clients.client("logs"), clients.client("ssm")
+    ssm_client = clients.client("ssm")
 
     started = time.perf_counter()
     local = prepare_log(config, options, generate)
+    split = fleet_lake.split_log(
+        local.path,
+        servers.instance_ids,
+        simulated_dir(config) / LAST_RUN_DIR,
+        whole_log_is_share=not servers.fleet,
+    )
     seconds["generate"] = time.perf_counter() - started
     reporter.say(f"generated {local.events:,} lines → {local.path}")
+    shares = {share.instance_id: share for share in split.shares}
+    runs = [
+        InstanceRun(
+            instance_id=share.instance_id,
+            log_stream=run_stream_name(share.instance_id, run_id),
+            key=object_key(options, share.instance_id if servers.fleet else None),
+            lines=share.lines,
+            events_expected=local.events if not servers.fleet else share.events,
+        )
+        for share in split.shares
+    ]
+    if servers.fleet:
+        reporter.say(
+            f"split by visitor over {len(runs)} servers: "
+            + ", ".join(f"{r.instance_id} {r.events_expected:,}" for r in runs)
+        )
 
     started = time.perf_counter()
-    upload_log(clients.client("s3"), local.upload_path, bucket, key, reporter)
+    for member in runs:
+        upload = local.upload_path
+        if servers.fleet:
+            upload = shares[member.instance_id].path.with_name(UPLOAD_FILE)
+            gzip_deterministic(shares[member.instance_id].path, upload)
+        with _on_server(member.instance_id, servers):
+            upload_log(clients.client("s3"), upload, bucket, member.key, reporter)
     seconds["upload"] = time.perf_counter() - started
 
-    source_url = f"s3://{bucket}/{key}"
-    script = render_simulate_script(
-        source_url=source_url,
-        region=config.region,
-        expected_lines=local.lines,
-        log_stream=stream,
-        agent_config=agent_config_for_run(config, stream),
-    )
-    started = time.perf_counter()
-    if config.emulated:
-        _check_instance_exists(clients.client("ec2"), instance_id)
-    else:
-        reporter.say(f"waiting for {instance_id} to be online in Systems Manager…")
-        ssm.wait_for_managed_instance(
-            ssm_client,
-            instance_id,
-            timeout=online_timeout,
-            poll_interval=poll_interval,
-            sleep=sleep,
-            clock=clock,
+    scripts = {
+        member.instance_id: render_simulate_script(
+            source_url=f"s3://{bucket}/{member.key}",
+            region=config.region,
+            expected_lines=member.lines,
+            log_stream=member.log_stream,
+            agent_config=agent_config_for_run(config, member.log_stream),
+            run_id=run_id,
+            lake_days=[p.day for p in split.partitions if p.instance_id == member.instance_id],
         )
+        for member in runs
+    }
+    started = time.perf_counter()
+    for member in runs:
+        with _on_server(member.instance_id, servers):
+            if config.emulated:
+                _check_instance_exists(clients.client("ec2"), member.instance_id)
+            else:
+                reporter.say(f"waiting for {member.instance_id} to be online in Systems Manager…")
+                ssm.wait_for_managed_instance(
+                    ssm_client,
+                    member.instance_id,
+                    timeout=online_timeout,
+                    poll_interval=poll_interval,
+                    sleep=sleep,
+                    clock=clock,
+                )
     seconds["wait_online"] = time.perf_counter() - started
 
     # A new stream: only the clock's skew can make an earlier event look like this run's.
     ingested_since_ms = int(time.time() * 1000) - CLOCK_SKEW_MARGIN_MS
-    command_id = ssm.send_shell_script(
-        ssm_client, instance_id, script, comment=f"cafepipe simulate-logs {options.label}"
-    )
+    for member in runs:
+        with _on_server(member.instance_id, servers):
+            member.command_id = ssm.send_shell_script(
+                ssm_client,
+                member.instance_id,
+                scripts[member.instance_id],
+                comment=f"cafepipe simulate-logs {options.label}",
+            )
     started = time.perf_counter()
-    shipped: dict[str, Any] | None = None
-    instance_output = ""
+    for member in runs:
+        with _on_server(member.instance_id, servers):
+            _deliver(
+                config,
+                clients,
+                member,
+                shares[member.instance_id],
+                scripts[member.instance_id],
+                log_group,
+                ingested_since_ms,
+                reporter=reporter,
+                command_timeout=command_timeout,
+                verify_timeout=verify_timeout,
+                verify_interval=verify_interval,
+                sleep=sleep,
+                clock=clock,
+            )
+    seconds["deliver"] = time.perf_counter() - started
+
+    first = runs[0]
+    outcome = SimulateResult(
+        emulated=config.emulated,
+        instance_id=_joined([r.instance_id for r in runs]),
+        log_group=log_group,
+        log_stream=_joined([r.log_stream for r in runs]),
+        bucket=bucket,
+        key=_joined([r.key for r in runs]),
+        local_log=str(local.path),
+        truth_file=str(local.truth_path),
+        lines=local.lines,
+        events_expected=local.events,
+        events_arrived=sum(r.events_arrived for r in runs),
+        command_id=_joined([r.command_id for r in runs]),
+        command_status=_joined(sorted({r.command_status for r in runs})),
+        run_id=run_id,
+        instance_output=first.instance_output if not servers.fleet else "",
+        shipped=first.shipped if not servers.fleet else None,
+        seconds=seconds,
+        profile="fleet" if servers.fleet else "single",
+        fleet_asg_name=servers.fleet_asg_name,
+        instances=runs,
+        lake={
+            "prefix": lake.ARCHIVE_PREFIX,
+            "partitions": len(split.partitions),
+            "objects": [p.key for p in split.partitions],
+            "bytes": sum(p.path.stat().st_size for p in split.partitions),
+            "days": sorted({p.day.isoformat() for p in split.partitions}),
+            "events": sum(p.events for p in split.partitions),
+        },
+    )
+    _write_run(config, outcome)
+    for member in runs:
+        with _on_server(member.instance_id, servers):
+            _check_arrived(member, log_group, verify_timeout)
+
+    started = time.perf_counter()
+    fleet_lake.upload_partitions(clients.client("s3"), bucket, split.partitions, reporter)
+    seconds["lake"] = time.perf_counter() - started
+    return outcome
+
+
+def _deliver(
+    config: StackConfig,
+    clients: AwsClients,
+    member: InstanceRun,
+    share: fleet_lake.ServerShare,
+    script: str,
+    log_group: str,
+    ingested_since_ms: int,
+    *,
+    reporter: Reporter,
+    command_timeout: float,
+    verify_timeout: float,
+    verify_interval: float,
+    sleep: Sleep,
+    clock: Clock,
+) -> None:
+    """One server's delivery: the command's end (or, on the emulator, `ship`), then the count."""
+    logs, ssm_client = clients.client("logs"), clients.client("ssm")
+    instance_id, stream = member.instance_id, member.log_stream
     if config.emulated:
-        command_status = _check_recorded_command(ssm_client, command_id, instance_id, script)
+        member.command_status = _check_recorded_command(
+            ssm_client, member.command_id, instance_id, script
+        )
         reporter.warn(
             "emulator: no instance runs the script (moto records SSM commands "
             f"and executes nothing); shipping the log into {log_group}/{stream} instead",
         )
         result = ship.ship_file(
             clients.single_attempt_client("logs"),
-            local.path,
+            share.path,
             log_group,
             stream,
             reporter=reporter,
@@ -645,79 +913,67 @@ def _simulate_run(
             ),
             confirm_wait=0.0,
         )
-        shipped = result.to_json()
-        arrived = ship.count_stream_events(logs, log_group, stream)
-    else:
-        with reporter.status("running the swap script on the instance…") as update:
-            invocation = ssm.wait_for_command(
-                ssm_client,
-                command_id,
-                instance_id,
-                timeout=command_timeout,
-                sleep=sleep,
-                clock=clock,
-                on_status=update,
-            )
-        command_status, instance_output = invocation.status, invocation.stdout
-        reporter.say(instance_output.rstrip())
-        arrived = _wait_for_events(
-            logs,
-            log_group,
-            stream,
-            local,
-            ingested_since_ms,
-            timeout=verify_timeout,
-            poll_interval=verify_interval,
+        member.shipped = result.to_json()
+        member.events_arrived = ship.count_stream_events(logs, log_group, stream)
+        return
+    with reporter.status(f"running the swap script on {instance_id}…") as update:
+        invocation = ssm.wait_for_command(
+            ssm_client,
+            member.command_id,
+            instance_id,
+            timeout=command_timeout,
             sleep=sleep,
             clock=clock,
-            reporter=reporter,
+            on_status=update,
         )
-    seconds["deliver"] = time.perf_counter() - started
-
-    outcome = SimulateResult(
-        emulated=config.emulated,
-        instance_id=instance_id,
-        log_group=log_group,
-        log_stream=stream,
-        bucket=bucket,
-        key=key,
-        local_log=str(local.path),
-        truth_file=str(local.truth_path),
-        lines=local.lines,
-        events_expected=local.events,
-        events_arrived=arrived,
-        command_id=command_id,
-        command_status=command_status,
-        run_id=run_id,
-        instance_output=instance_output,
-        shipped=shipped,
-        seconds=seconds,
+    member.command_status, member.instance_output = invocation.status, invocation.stdout
+    reporter.say(member.instance_output.rstrip())
+    if share.first_ms is None or share.last_ms is None:  # no visitor hashed to this server
+        member.events_arrived = 0
+        return
+    member.events_arrived = _wait_for_events(
+        logs,
+        log_group,
+        stream,
+        member.events_expected,
+        share.first_ms,
+        share.last_ms,
+        ingested_since_ms,
+        timeout=verify_timeout,
+        poll_interval=verify_interval,
+        sleep=sleep,
+        clock=clock,
+        reporter=reporter,
     )
-    _write_run(config, outcome)
-    if arrived > local.events:
+
+
+def _check_arrived(member: InstanceRun, log_group: str, verify_timeout: float) -> None:
+    arrived, expected, stream = member.events_arrived, member.events_expected, member.log_stream
+    if arrived > expected:
         raise CafepipeError(
-            f"{arrived:,} events arrived in {log_group}/{stream} for {local.events:,} "
+            f"{arrived:,} events arrived in {log_group}/{stream} for {expected:,} "
             "lines: the agent read part of the file twice",
             "re-run: the new run gets a stream of its own and the agent reads its file once "
             "from the start",
         )
-    if not outcome.verified:
+    if not member.verified:
         raise CafepipeError(
-            f"only {arrived:,} of {local.events:,} events arrived in {log_group}/{stream} "
+            f"only {arrived:,} of {expected:,} events arrived in {log_group}/{stream} "
             f"within {verify_timeout:.0f} s",
             "check on the instance: the agent log "
             "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log, that the "
             f"agent config collects {cfg.ACCESS_LOG_PATH}, that the role may logs:PutLogEvents; "
             "then re-run",
         )
-    return outcome
 
 
 def _wait_for_events(
     logs: Any,
     log_group: str,
     log_stream: str,
-    local: SimulatedLog,
+    expected: int,
+    first_ms: int,
+    last_ms: int,
     since_ms: int,
     *,
     timeout: float,
@@ -729,33 +985,40 @@ def _wait_for_events(
     """Poll until the stream holds every event of the log (or the timeout); return the count."""
     deadline = clock() + timeout
     arrived = 0
-    with reporter.status("waiting for the events to arrive…") as update:
+    with reporter.status(f"waiting for the events to arrive in {log_stream}…") as update:
         while True:
             arrived = count_events_insights(
                 logs,
                 log_group,
                 log_stream,
                 ingested_since_ms=since_ms,
-                first_ms=local.first_ms,
-                last_ms=local.last_ms,
+                first_ms=first_ms,
+                last_ms=last_ms,
                 sleep=sleep,
                 clock=clock,
             )
-            update(f"{arrived:,} of {local.events:,} events arrived")
-            if arrived >= local.events or clock() >= deadline:
+            update(f"{arrived:,} of {expected:,} events arrived")
+            if arrived >= expected or clock() >= deadline:
                 return arrived
             sleep(poll_interval)
 
 
-def default_generator(reporter: Reporter = SILENT) -> LogGenerator:
-    """The café log generator (`cafepipe.logs.generate`) behind the LogGenerator interface."""
+def default_generator(reporter: Reporter = SILENT, zone: str = "UTC") -> LogGenerator:
+    """The café log generator (`cafepipe.logs.generate`) behind the LogGenerator interface.
+
+    `zone`: the stack's config `timezone`, so the truth's café hours are those `insights` gives.
+    """
     from cafepipe.logs import generate
 
     def run(path: Path, options: SimulateOptions) -> Mapping[str, Any]:
         end = datetime.now(timezone.utc)
         if options.days is not None:
             built = generate.build_options(
-                profile=options.profile, days=options.days, end=end, seed=options.seed
+                profile=options.profile,
+                days=options.days,
+                end=end,
+                seed=options.seed,
+                timezone=zone,
             )
         else:
             # A window CloudWatch still accepts when the agent delivers the oldest line.
@@ -766,6 +1029,7 @@ def default_generator(reporter: Reporter = SILENT) -> LogGenerator:
                 start=end - timedelta(days=days),
                 end=end,
                 seed=options.seed,
+                timezone=zone,
             )
         if built.lines < PROGRESS_MIN_LINES:
             return generate.generate_log(built, path)

@@ -18,13 +18,14 @@ from cafepipe.cafe.limits import (
     LOGS_MAX_EVENT_FUTURE,
     LOGS_MAX_RETENTION,
 )
-from cafepipe.errors import UsageError
+from cafepipe.errors import ConfigError, UsageError
 
 FORMATS = ("json", "combined")
 DEFAULT_HOST = "cafe.example.com"
 DEFAULT_PROFILE = "week"
 MAX_VISITORS = 250_000
 MIN_VISITORS = 50
+_UTC = timezone.utc  # (build_options has a `timezone` argument: the café's zone)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,9 @@ class GeneratorOptions:
     campaign_share: float = 0.05
     items_per_visit: float = 1.5
     visitors: int = 8_000
+    # The café's IANA time zone: the truth's café hours (`cafe_hourly`, `cafe_weekday`) are
+    # counted in it, as `insights` counts them in the config's `timezone`. The log stays UTC.
+    timezone: str = "UTC"
 
 
 def profile_name(name: str) -> str:
@@ -160,10 +164,12 @@ def build_options(
     seed: int = 1,
     log_format: str = "json",
     host: str = DEFAULT_HOST,
+    timezone: str = "UTC",
     **knobs: float | int | None,
 ) -> GeneratorOptions:
     """Apply the profile, then the overrides; check every value (UsageError, exit 2)."""
     profile = profile_name(profile)
+    zone = check_timezone(timezone)
     if log_format not in FORMATS:
         raise UsageError(f"unknown format {log_format!r}", f"choose one of: {', '.join(FORMATS)}")
     unknown = set(knobs) - set(KNOBS)
@@ -182,11 +188,11 @@ def build_options(
     if not host or any(c in host for c in ' "\\/'):
         raise UsageError(f"not a host name: {host!r}")
     chosen = PROFILES[profile]
-    end = (end or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    end = (end or datetime.now(_UTC)).astimezone(_UTC)
     end = end.replace(microsecond=end.microsecond // 1000 * 1000)  # logs have ms
     if start is None:
         start = end - timedelta(days=days if days is not None else chosen.days)
-    start = start.astimezone(timezone.utc)
+    start = start.astimezone(_UTC)
     start = start.replace(microsecond=start.microsecond // 1000 * 1000)
     if end <= start:
         raise UsageError(
@@ -230,8 +236,20 @@ def build_options(
         log_format=log_format,
         profile=profile,
         host=host,
+        timezone=zone,
         **values,
     )
+
+
+def check_timezone(name: str) -> str:
+    """An IANA time zone name, by the config's own rule (`timezone`); else UsageError."""
+    from cafepipe.config import _validate_timezone  # the one rule, shared with the config
+
+    try:
+        return _validate_timezone(name)
+    except ConfigError as error:
+        reason = error.message.removeprefix("config: timezone: ")
+        raise UsageError(f"--timezone: {reason}", error.hint) from None
 
 
 def window_warnings(options: GeneratorOptions, now: datetime | None = None) -> list[str]:

@@ -49,7 +49,7 @@ def _chunks(tables: Tables, truth: TruthCounter | None) -> Iterator[tuple[bytes,
         moment, ip, template, referer = renderer.order(lines)
         text, size = renderer.render(rng, moment, ip, template, referer)
         if truth is not None:
-            truth.add(moment, ip, template, size)
+            truth.add(moment, ip, template, size, referer)
         yield text, len(ip)
 
 
