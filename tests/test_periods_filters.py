@@ -351,7 +351,11 @@ def cafepipe(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (("--compare", "next"), ("--compare",)),
         # Checked before any AWS access: a cloud source with a bad filter is still exit 2.
         (("--source", "s3://bucket/key", "--where", "colour=red"), ("unknown field",)),
-        (("--engine", "cloudwatch", "--where", "city=Paris"), ("not available",)),
+        # Logs Insights takes at most 10,000 characters a query: too many filters are refused.
+        (
+            ("--engine", "cloudwatch", *[f"--where=city={n:03d}{'x' * 197}" for n in range(60)]),
+            ("10,000",),
+        ),
     ],
 )
 def test_bad_periods_and_filters_exit_2(

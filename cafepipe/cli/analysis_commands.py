@@ -131,7 +131,6 @@ def _insights_clients(state: CliState, source: str | None, engine: str) -> Any:
 
 def _lake_names(state: CliState) -> Any:
     """The stack's Glue database, table and Athena workgroup: its outputs, else lake.py's names."""
-    from cafepipe.deploy import lake
     from cafepipe.deploy.stack import stack_outputs
     from cafepipe.errors import CafepipeError
     from cafepipe.insights import LakeNames
@@ -141,11 +140,7 @@ def _lake_names(state: CliState) -> Any:
         outputs = stack_outputs(config)
     except CafepipeError:  # not created from here: the names the lake module gives it
         outputs = {}
-    return LakeNames(
-        outputs.get("lake_database") or lake.database_name(config.stack),
-        outputs.get("lake_table") or lake.TABLE,
-        outputs.get("athena_workgroup") or lake.WORKGROUP(config.stack),
-    )
+    return LakeNames.of_stack(config.stack, outputs)
 
 
 def _compute_insights(
@@ -266,7 +261,8 @@ _source_option = click.option(
     metavar="FIELD=VALUE",
     help="Only lines where FIELD is VALUE (any case), for every insight; repeatable: one field "
     "given twice is either value. Fields: city, region, country (name or code), referrer (host), "
-    "campaign (utm_campaign), device, browser, page (path).",
+    "campaign (utm_campaign), device, browser, page (path). Every engine (cloudwatch: Logs "
+    "Insights filter commands in front of each query).",
 )
 @click.option(
     "--format",

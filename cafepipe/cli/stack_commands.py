@@ -335,20 +335,31 @@ def emulator_status_command(state: CliState, as_json: bool) -> None:
     show_default=True,
     help="Lines of simulated traffic to deliver.",
 )
+@click.option(
+    "--profile",
+    type=click.Choice(["single", "fleet"]),
+    default=None,
+    help="The stack's profile: one server, or a fleet of servers behind a load balancer "
+    "(default: the config's, else single).",
+)
 @pass_state
-def demo(state: CliState, keep: bool, lines: int) -> None:
-    """The whole lifecycle offline: emulator → up → status → simulate-logs → insights → destroy.
+def demo(state: CliState, keep: bool, lines: int, profile: str | None) -> None:
+    """The whole lifecycle offline: emulator → up → check → status → simulate-logs → insights
+    (from the log group, then from the S3 data lake on Athena) → destroy.
 
     Needs no AWS account: a local emulator, the real Terraform and the real AWS provider.
 
     \b
     Examples:
       cafepipe demo
+      cafepipe demo --profile fleet     # two servers behind a load balancer (~2–3 min)
       make demo
     """
     from cafepipe.demo import run_demo
 
-    report = run_demo(state.flags, state.config_file, state.reporter, keep=keep, lines=lines)
+    report = run_demo(
+        state.flags, state.config_file, state.reporter, keep=keep, lines=lines, profile=profile
+    )
     print_demo_report(report)
 
 

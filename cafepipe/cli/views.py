@@ -408,7 +408,7 @@ def print_cost_table(report: Any) -> None:
 
 def print_demo_report(report: DemoReport) -> None:
     """The demo's closing summary: steps with timings, what was created, what is left."""
-    table = Table(title="cafepipe demo", title_justify="left")
+    table = Table(title=f"cafepipe demo — profile {report.profile}", title_justify="left")
     table.add_column("step", style="bold")
     table.add_column("seconds", justify="right")
     table.add_column("result")

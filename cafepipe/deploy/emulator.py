@@ -581,7 +581,6 @@ def run_athena_statement(
     those of the partitions the statement's partition predicates keep (Athena's pruning).
     Raises ValueError with Athena's kind of reason when it cannot run.
     """
-    import gzip
 
     import duckdb
     import sqlglot
@@ -589,7 +588,7 @@ def run_athena_statement(
     from moto.s3.models import s3_backends
     from sqlglot import exp
 
-    from cafepipe.insights.athena_sql import duckdb_form, insert_rows, serde_row
+    from cafepipe.insights.athena_sql import duckdb_form
 
     try:
         statement = sqlglot.parse_one(statement_sql, read="trino")
@@ -619,7 +618,7 @@ def run_athena_statement(
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
         con.execute(f'CREATE TABLE "{database}"."{table.name}" ({typed})')
         bucket = s3.get_bucket(bucket_name)
-        rows = []
+        files = []
         for key_name in sorted(k for k in bucket.keys if k.startswith(prefix)):
             values = _partition_values(key_name, prefix)
             if filters:
@@ -627,16 +626,14 @@ def run_athena_statement(
                 kept = con.execute(f"SELECT {' AND '.join(filters)} FROM (SELECT {probe})")
                 if not (kept.fetchone() or [False])[0]:
                     continue
-            body = s3.get_object(bucket_name, key_name).value  # type: ignore[union-attr]
-            scanned += len(body)
-            text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+            fake_key = s3.get_object(bucket_name, key_name)
+            scanned += fake_key.size  # type: ignore[union-attr]
             partition = [values.get(k) for k in keys]
-            rows += [
-                [*serde_row(line, columns), *partition]
-                for line in text.splitlines()
-                if line.strip()
-            ]
-        insert_rows(con, f'"{database}"."{table.name}"', rows, len(columns) + len(keys))
+            files.append(_parsed_object(fake_key, columns, partition))
+        table_sql = f'"{database}"."{table.name}"'
+        if files:
+            listed = ", ".join(_sql_text(str(path)) for path in files)
+            con.execute(f"INSERT INTO {table_sql} SELECT * FROM read_parquet([{listed}])")
     try:
         result = con.execute(duckdb_form(statement_sql))
         described = result.description or []
@@ -648,6 +645,50 @@ def run_athena_statement(
     names_out = [column[0] for column in described]
     types = [_ATHENA_TYPES.get(str(column[1]).split("(")[0], "varchar") for column in described]
     return names_out, types, data, scanned
+
+
+# The lake objects as the SerDe read them, one Parquet file per object version and columns:
+# the catalog runs ~40 statements over the same objects, and parsing every line in Python for
+# each of them made the demo's Athena step take a minute. Cleared with the process.
+_PARSED_DIR: Path | None = None
+
+
+def _parsed_object(fake_key: Any, columns: list[str], partition: list[str | None]) -> Path:
+    """A Parquet file holding `fake_key`'s lines as the table's string columns + partition."""
+    import gzip
+    import hashlib
+    import tempfile
+
+    import duckdb
+
+    from cafepipe.insights.athena_sql import insert_rows, serde_row
+
+    global _PARSED_DIR
+    if _PARSED_DIR is None:
+        import atexit
+        import shutil
+
+        _PARSED_DIR = Path(tempfile.mkdtemp(prefix="cafepipe-emulator-athena-"))
+        atexit.register(shutil.rmtree, _PARSED_DIR, ignore_errors=True)
+    identity = json.dumps([fake_key.bucket_name, fake_key.name, fake_key.etag, columns, partition])
+    path = _PARSED_DIR / (hashlib.sha256(identity.encode()).hexdigest() + ".parquet")
+    if path.exists():
+        return path
+    body = fake_key.value
+    text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+    rows = [[*serde_row(line, columns), *partition] for line in text.splitlines() if line.strip()]
+    names = [*columns, *(f"p{index}" for index in range(len(partition)))]
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE t ({', '.join(f'c{i} VARCHAR' for i in range(len(names)))})")
+        insert_rows(con, "t", rows, len(names))
+        # Written beside, then renamed: a query running at the same time never reads half.
+        partial = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        con.execute(f"COPY t TO {_sql_text(str(partial))} (FORMAT parquet)")
+    finally:
+        con.close()
+    partial.replace(path)
+    return path
 
 
 def _sql_text(value: str | None) -> str:

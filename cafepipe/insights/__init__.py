@@ -8,6 +8,7 @@ HTML report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -145,8 +146,16 @@ def run_duckdb(
     return InsightsRun(_finish(data, zone, previous), meta)
 
 
-def _cafe_time_queries(zone: str, start: datetime, end: datetime) -> tuple[Insight, ...]:
-    """The catalog with its café-time Logs Insights queries shifted by the zone's offsets."""
+def _cafe_time_queries(
+    zone: str, start: datetime, end: datetime, filters: Filters | None = None
+) -> tuple[Insight, ...]:
+    """The catalog with its café-time Logs Insights queries shifted by the zone's offsets, and
+    the `--where` commands in front of each query (`Filters.logs_insights`).
+
+    UsageError when a query would pass StartQuery's length limit (many long `--where` values).
+    """
+    from cafepipe.deploy.logs_insights import MAX_QUERY_LENGTH
+    from cafepipe.insights.cloudwatch_engine import engine_query
     from cafepipe.insights.queries import cafe_time_logs_insights
 
     epoch = datetime(1970, 1, 1)
@@ -156,7 +165,7 @@ def _cafe_time_queries(zone: str, start: datetime, end: datetime) -> tuple[Insig
     )
     # The whole catalog: the engine leaves out, and names in `meta`, what Logs Insights cannot
     # answer (visits need sessions: DuckDB and Athena).
-    return tuple(
+    shifted = tuple(
         replace(
             insight,
             logs_insights=cafe_time_logs_insights(CAFE_TIME_INSIGHTS[insight.id], changes),
@@ -165,6 +174,29 @@ def _cafe_time_queries(zone: str, start: datetime, end: datetime) -> tuple[Insig
         else insight
         for insight in INSIGHTS
     )
+    where = filters.logs_insights() if filters else ""
+    if not where:
+        return shifted
+    filtered = tuple(
+        replace(insight, logs_insights=f"{where} | {insight.logs_insights}")
+        if insight.logs_insights is not None
+        else insight
+        for insight in shifted
+    )
+    longest = max(len(engine_query(i)) for i in filtered if i.logs_insights is not None)
+    if longest > MAX_QUERY_LENGTH:
+        raise UsageError(
+            f"--where: with these filters a Logs Insights query is {longest:,} characters, "
+            f"over the {MAX_QUERY_LENGTH:,} Logs Insights takes",
+            "give fewer or shorter --where values, or use --engine duckdb --source logs:<group>",
+        )
+    return filtered
+
+
+def _cloudwatch_window(period: Period, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """What `--engine cloudwatch` reads: the period, by default the last 14 days to now."""
+    end = period.until or now or datetime.now(timezone.utc).replace(tzinfo=None)
+    return period.since or end - DEFAULT_CLOUDWATCH_WINDOW, end
 
 
 def run_logs_insights(
@@ -178,18 +210,20 @@ def run_logs_insights(
     until: datetime | None = None,
     zone: str = "UTC",
     compare: str = "none",
+    filters: Filters | None = None,
 ) -> InsightsRun:
     """Every insight, computed by CloudWatch Logs Insights on a log group.
 
     With `compare="previous"` the headline queries run again over the period before (and
-    are priced in `cost_usd` too).
+    are priced in `cost_usd` too). `filters` (`--where`) lead every query, both periods'.
     """
     from cafepipe.cost.prices import LOGS_INSIGHTS_USD_PER_GB
     from cafepipe.insights.cloudwatch_engine import run_cloudwatch
 
     end = until or now or datetime.now(timezone.utc).replace(tzinfo=None)
     start = since or end - DEFAULT_CLOUDWATCH_WINDOW
-    insights = _cafe_time_queries(zone, start, end)
+    filters = filters or Filters()
+    insights = _cafe_time_queries(zone, start, end, filters)
     run = run_cloudwatch(
         clients, group, start, end, insights, poll_interval=poll_interval, timeout=timeout
     )
@@ -198,7 +232,8 @@ def run_logs_insights(
     before = period.previous() if compare == "previous" else None
     previous = None
     scanned, records, cost = run.bytes_scanned, run.records_scanned, run.cost_usd
-    headline = tuple(insight for insight in HEADLINE_INSIGHTS if insight.logs_insights)
+    headline_ids = {insight.id for insight in HEADLINE_INSIGHTS}
+    headline = tuple(i for i in insights if i.id in headline_ids and i.logs_insights)
     if before is not None and before.since is not None and before.until is not None:
         earlier = run_cloudwatch(
             clients, group, before.since, before.until, headline,
@@ -211,7 +246,7 @@ def run_logs_insights(
         "source": f"logs:{group}",
         "engine": "cloudwatch",
         "log_format": "json",
-        **_scope_meta(period, before, Filters(), zone),
+        **_scope_meta(period, before, filters, zone),
         "bytes_scanned": int(scanned),
         "records_scanned": int(records),
         "cost_usd": cost,
@@ -228,6 +263,17 @@ class LakeNames:
     database: str
     table: str
     workgroup: str
+
+    @classmethod
+    def of_stack(cls, stack: str, outputs: Mapping[str, Any]) -> LakeNames:
+        """The stack's names: its outputs, else the ones `cafepipe.deploy.lake` gives it."""
+        from cafepipe.deploy import lake
+
+        return cls(
+            outputs.get("lake_database") or lake.database_name(stack),
+            outputs.get("lake_table") or lake.TABLE,
+            outputs.get("athena_workgroup") or lake.WORKGROUP(stack),
+        )
 
 
 def run_athena_insights(
@@ -307,9 +353,8 @@ def engine_statements(
     if engine == "cloudwatch":
         from cafepipe.insights.cloudwatch_engine import engine_query
 
-        end = period.until or datetime.now(timezone.utc).replace(tzinfo=None)
-        start = period.since or end - DEFAULT_CLOUDWATCH_WINDOW
-        queries = _cafe_time_queries(zone, start, end)
+        start, end = _cloudwatch_window(period)
+        queries = _cafe_time_queries(zone, start, end, filters)
         return [(i, engine_query(i)) for i in queries if i.logs_insights is not None]
     from cafepipe.insights.athena_sql import athena_statement
 
@@ -335,10 +380,7 @@ def check_scope(
     mode = compare_mode(compare, period)
     filters = parse_where(where)
     if filters and engine == "cloudwatch":
-        raise UsageError(
-            "--where is not available with --engine cloudwatch",
-            "use --engine duckdb with --source logs:<group> (the events are pulled back)",
-        )
+        _cafe_time_queries(zone, *_cloudwatch_window(period), filters)  # within the length limit
     return period, mode, filters
 
 
@@ -383,8 +425,9 @@ def compute_insights(
         if clients is None:
             raise UsageError("--engine cloudwatch needs AWS access")
         return run_logs_insights(
-            source.location, clients, period.since, until=period.until, zone=zone, compare=mode
-        )
+            source.location, clients, period.since, until=period.until, zone=zone, compare=mode,
+            filters=filters,
+        )  # fmt: skip
     if source_value:
         source = parse_source(source_value)
     elif default_source is not None:

@@ -416,7 +416,6 @@ WITH fields AS (
 ),
 located AS (SELECT *, strpos(target, '?') AS qpos FROM fields)
 SELECT {_utc_sql("time", "zone")} AS ts, remoteip,
-       split_part(req, ' ', 1) AS method,
        CASE WHEN qpos = 0 THEN target ELSE left(target, qpos - 1) END AS request,
        CASE WHEN qpos = 0 THEN '' ELSE substr(target, qpos) END AS query,
        {_status_sql("sb_status")} AS status,
@@ -470,7 +469,6 @@ request_parts AS (
     SELECT *, split_part(req, ' ', 2) AS target FROM fields
 )
 SELECT ts, remoteip,
-       split_part(req, ' ', 1) AS method,
        split_part(target, '?', 1) AS request,
        CASE WHEN strpos(target, '?') > 0 THEN substr(target, strpos(target, '?')) ELSE '' END
            AS query,
@@ -573,7 +571,6 @@ values AS (
 )
 SELECT try_cast({field("time")} AS TIMESTAMPTZ)::TIMESTAMP AS ts,
        {field("remoteIP")} AS remoteip,
-       coalesce({field("method")}, '') AS method,
        {field("request")} AS request,
        coalesce({field("query")}, '') AS query,
        {_status_sql(field("status"))} AS status,
@@ -593,7 +590,8 @@ class _NeedsCleanCopy(Exception):
 
 
 def _with_flags(select_sql: str) -> str:
-    return f"""SELECT *, coalesce({_VALID}, false) AS valid,
+    # Only what the catalog reads is stored: `bad_fields` is folded into `valid`.
+    return f"""SELECT * EXCLUDE (bad_fields), coalesce({_VALID}, false) AS valid,
        coalesce({scanner_condition_sql()}, false) AS is_scanner
 FROM ({select_sql})"""
 

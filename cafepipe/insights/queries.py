@@ -119,7 +119,25 @@ def scanner_condition_sql(request: str = "request") -> str:
 
 
 def _li_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # Backslash first; line breaks and tabs as escapes, so a value never spans lines.
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
+
+
+def li_strings(values: tuple[str, ...] | list[str]) -> str:
+    """Logs Insights: a list of quoted strings, for `in` (any text: `--where` values)."""
+    return "[" + ", ".join(_li_string(value) for value in values) + "]"
+
+
+def li_referrer_host(name: str) -> str:
+    """Logs Insights: `parse` the referring site's host into `name` (`REFERRER_HOST_SQL`, not
+    yet lower-cased)."""
+    return f"parse referer /^[a-zA-Z]+:\\/\\/(?<{name}>[^\\/:?#]+)/"
+
+
+def li_utm(tag: str, name: str) -> str:
+    """Logs Insights: `parse` the value of `utm_<tag>=` into `name` (`utm_sql`)."""
+    return f"parse query /[?&]utm_{tag}=(?<{name}>[^&]*)/"
 
 
 def _li_regex(pattern: str) -> str:
@@ -694,7 +712,7 @@ LIMIT {TOP}""",
         logs_insights=f"{LI_AGENT} | filter referer like /^[a-zA-Z]+:\\/\\/[^\\/:?#]+/ "
         f"and {LI_CUSTOMER_FILTER} "
         "and referer not like /^[a-zA-Z]+:\\/\\/[^\\/]*\\/cafe/ "
-        "| parse referer /^[a-zA-Z]+:\\/\\/(?<site>[^\\/:?#]+)/ "
+        f"| {li_referrer_host('site')} "
         "| fields tolower(site) as referrer | filter referrer != tolower(host) "
         f"| stats count(*) as requests by referrer | sort requests desc | limit {TOP}",
     ),
@@ -715,9 +733,8 @@ GROUP BY 1, 2, 3
 ORDER BY requests DESC, source, medium, campaign
 LIMIT {TOP}""",
         logs_insights=f'{LI_AGENT} | filter query like "utm_source=" and {LI_CUSTOMER_FILTER} '
-        "| parse query /utm_source=(?<source>[^&]*)/ "
-        "| parse query /utm_medium=(?<medium>[^&]*)/ "
-        "| parse query /utm_campaign=(?<campaign>[^&]*)/ "
+        f"| {li_utm('source', 'source')} | {li_utm('medium', 'medium')} "
+        f"| {li_utm('campaign', 'campaign')} "
         f"| stats count(*) as requests by source, medium, campaign "
         f"| sort requests desc | limit {TOP}",
     ),

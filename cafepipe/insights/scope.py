@@ -196,6 +196,37 @@ class Filters:
             parts.append(f"{expression} IN ({queries.sql_list(wanted)})")
         return " AND ".join(f"({part})" for part in parts) or "TRUE"
 
+    def logs_insights(self) -> str:
+        """Logs Insights commands that keep the events `sql` keeps ('' without filters).
+
+        Put in front of each query of the catalog (`name | query`). The same tests as the SQL:
+        the field lower-cased against the value lower-cased (country: its code, upper case);
+        device and browser by the catalog's `li_family`; referrer and campaign parsed as the
+        `referrers` and `campaigns` queries parse them, into fields of their own.
+        """
+        from cafepipe.insights import queries
+
+        commands = []
+        for name, values in self.values.items():
+            lowered = queries.li_strings(list(dict.fromkeys(v.lower() for v in values)))
+            if name in ("device", "browser"):
+                families = queries.DEVICE_FAMILIES if name == "device" else queries.BROWSER_FAMILIES
+                family = f"where{name.title()}"
+                commands.append(queries.li_family(family, families))
+                commands.append(f"filter {family} in {queries.li_strings(values)}")
+            elif name == "country":
+                commands.append(f"filter toupper(country) in {queries.li_strings(values)}")
+            elif name == "referrer":
+                commands.append(queries.li_referrer_host("whereReferrer"))
+                commands.append(f"filter tolower(whereReferrer) in {lowered}")
+            elif name == "campaign":
+                commands.append(queries.li_utm("campaign", "whereCampaign"))
+                commands.append(f"filter tolower(whereCampaign) in {lowered}")
+            else:
+                column = "request" if name == "page" else name
+                commands.append(f"filter tolower({column}) in {lowered}")
+        return " | ".join(commands)
+
     def to_json(self) -> dict[str, list[str]]:
         """The filters as `{field: [values]}`."""
         return {name: list(values) for name, values in self.values.items()}
