@@ -293,6 +293,9 @@ def up_stack(
     return UpResult(summary, outputs, round(time.monotonic() - started, 1))
 
 
+ORPHAN_SETTLE_SECONDS = 3.0
+
+
 def _left_outside(stack: Stack, reporter: Reporter) -> list[str] | None:
     """After an interrupted apply: the stack's resources outside its state (None when the
     look itself was interrupted or failed). Even a graceful stop can leave one: a provider
@@ -302,6 +305,12 @@ def _left_outside(stack: Stack, reporter: Reporter) -> list[str] | None:
             inventory = state_inventory(stack)
             known = known_ids(inventory)
             found = find_stack_resources(stack.clients, stack.config)
+            if not [f for f in found if f.id not in known]:
+                # A call cut off in flight can still complete a moment later (a busy
+                # endpoint, or AWS's eventual consistency): look once more before saying
+                # nothing is outside the state.
+                time.sleep(ORPHAN_SETTLE_SECONDS)
+                found = find_stack_resources(stack.clients, stack.config)
     except (
         KeyboardInterrupt,
         CafepipeError,
