@@ -298,8 +298,16 @@ def test_strict_json_is_json_loads_without_its_extensions() -> None:
         assert not strict_json(text), text
 
 
-def test_bounds_hold_exactly_at_the_edge(tmp_path: Path) -> None:
+# 0: the median by counting (what a log of more than 4M lines gets), not quantile_disc.
+@pytest.mark.parametrize("quantile_max_lines", [None, 0], ids=["quantile", "counted-median"])
+def test_bounds_hold_exactly_at_the_edge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quantile_max_lines: int | None
+) -> None:
     """The largest allowed values are read; one more is an invalid line."""
+    if quantile_max_lines is not None:
+        from cafepipe.insights import duckdb_engine
+
+        monkeypatch.setattr(duckdb_engine, "_QUANTILE_MAX_LINES", quantile_max_lines)
     base = {"time": "2026-11-20T08:00:00Z", "remoteIP": "1.2.3.4", "request": "/cafe",
             "status": "200", "bytes": "1", "process": "1"}  # fmt: skip
     day = timedelta(days=1)

@@ -6,7 +6,7 @@ dashboard the stack deploys and by `--engine cloudwatch`). Both produce the same
 
 The SQL reads three tables: `logs`, one row per valid log line,
 
-    ts TIMESTAMP (UTC), remoteip, method, request (path, no query string), query ('?a=b' or ''),
+    ts TIMESTAMP (UTC), remoteip, request (path, no query string), query ('?a=b' or ''),
     status INTEGER, bytes BIGINT, referer, useragent, process BIGINT (µs, NULL if not
     logged), host, city, region, country, is_scanner BOOLEAN, cafe_ts TIMESTAMP (the time at
     the café: config `timezone`, `cafepipe.insights.scope.cafe_time_sql`)
