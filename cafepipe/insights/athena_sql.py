@@ -33,6 +33,8 @@ from cafepipe.insights.duckdb_engine import (
     _ADDRESS_RE,
     MAX_PROCESS_MICROSECONDS,
     MAX_RESPONSE_BYTES,
+    count_sql,
+    status_sql,
 )
 from cafepipe.insights.queries import (
     AGENTS_SQL,
@@ -62,16 +64,6 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _count_sql(text: str, limit: int) -> str:
-    # duckdb_engine._count_sql in Trino: NULL for none ('-', ''), -1 (invalid) when not digits
-    # within the bound.
-    digits = len(str(limit))
-    return f"""CASE WHEN {text} IS NULL OR {text} IN ('-', '') THEN NULL
-        WHEN regexp_like({text}, '^[0-9]{{1,{digits}}}$')
-             AND try_cast({text} AS BIGINT) <= {limit} THEN try_cast({text} AS BIGINT)
-        ELSE -1 END"""
-
-
 def _raw_sql(database: str, table: str, since: datetime | None, until: datetime | None) -> str:
     pruning = []
     if since is not None:
@@ -83,8 +75,9 @@ def _raw_sql(database: str, table: str, since: datetime | None, until: datetime 
         last = until.date() if until.time() != datetime.min.time() else until.date() - timedelta(1)
         pruning.append(f"dt <= {_quote(last.isoformat())}")
     where = f"\n    WHERE {' AND '.join(pruning)}" if pruning else ""
-    return f"""SELECT *, {_count_sql('"bytes"', MAX_RESPONSE_BYTES)} AS size,
-           {_count_sql('"process"', MAX_PROCESS_MICROSECONDS)} AS took
+    size = _to_trino(count_sql('"bytes"', MAX_RESPONSE_BYTES))
+    took = _to_trino(count_sql('"process"', MAX_PROCESS_MICROSECONDS))
+    return f"""SELECT *, {size} AS size, {took} AS took
     FROM {_identifier(database)}.{_identifier(table)}{where}"""
 
 
@@ -98,10 +91,7 @@ def lines_sql(
     """Trino SQL of the valid lines of the raw table within since/until (`logs` before --where)."""
     # A timestamp the JSON SerDe leaves as text: ISO 8601 as the LogFormat writes it, in UTC.
     ts = "CAST(try(from_iso8601_timestamp(\"time\")) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-    status = (
-        "CASE WHEN regexp_like(\"status\", '^[1-5][0-9][0-9]$') "
-        'THEN try_cast("status" AS INTEGER) END'
-    )
+    status = _to_trino(status_sql('"status"'))
     bounds = []
     if since is not None:
         bounds.append(f"ts >= TIMESTAMP {_quote(since.isoformat(sep=' '))}")
@@ -152,12 +142,13 @@ def logs_sql(
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             span = (now - LOGS_MAX_RETENTION, now + timedelta(days=1))
         cafe_ts = cafe_time_sql(zone, span[0], span[1])
-    where = _to_trino_condition(where_sql) if where_sql else "TRUE"
+    where = _to_trino(where_sql) if where_sql else "TRUE"
     return f"SELECT *, {cafe_ts} AS cafe_ts FROM {LINES} WHERE {where}"
 
 
-def _to_trino_condition(where_sql: str) -> str:
-    return sqlglot.transpile(where_sql, read="duckdb", write="trino")[0]
+def _to_trino(expression: str) -> str:
+    """A DuckDB-dialect SQL expression (a condition, a CASE) in Trino."""
+    return sqlglot.transpile(expression, read="duckdb", write="trino")[0]
 
 
 def to_trino(duckdb_sql: str) -> str:

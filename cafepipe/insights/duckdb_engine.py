@@ -47,6 +47,7 @@ from cafepipe.insights.queries import (
     INSIGHTS,
     VISITS_SQL,
     Insight,
+    full_match_sql,
     reads_visits,
     scanner_condition_sql,
 )
@@ -385,20 +386,24 @@ def _lines_sql(path: Path) -> str:
     )
 
 
-def _status_sql(text: str) -> str:
-    # Three digits from 100 to 599: try_cast alone would also take '2e2', ' 200' or '200.4'.
+# The status and count rules are written in the catalog's portable SQL: the Athena engine
+# (cafepipe.insights.athena_sql) transpiles these same expressions for the lake.
+def status_sql(text: str) -> str:
+    """Three digits from 100 to 599: try_cast alone would also take '2e2', ' 200' or '200.4'."""
     return (
-        f"CASE WHEN regexp_full_match({text}, '[1-5][0-9][0-9]') "
-        f"THEN try_cast({text} AS INTEGER) END"
+        f"CASE WHEN {full_match_sql(text, '[1-5][0-9][0-9]')} THEN try_cast({text} AS INTEGER) END"
     )
 
 
-def _count_sql(text: str, limit: int) -> str:
-    # A count as Apache writes it: digits, or '-' (or nothing) for none, which is NULL. Anything
-    # else — a sign, a fraction, an exponent, more than `limit` — is -1: the line is invalid.
-    digits = len(str(limit))
+def count_sql(text: str, limit: int) -> str:
+    """A count as Apache writes it: digits, or '-' (or nothing) for none, which is NULL.
+
+    Anything else — a sign, a fraction, an exponent, more than `limit` — is -1: the line is
+    invalid.
+    """
+    digits = f"[0-9]{{1,{len(str(limit))}}}"
     return f"""CASE WHEN {text} IS NULL OR {text} IN ('-', '') THEN NULL
-        WHEN regexp_full_match({text}, '[0-9]{{1,{digits}}}')
+        WHEN {full_match_sql(text, digits)}
              AND try_cast({text} AS BIGINT) <= {limit} THEN try_cast({text} AS BIGINT)
         ELSE -1 END"""
 
@@ -429,13 +434,13 @@ located AS (SELECT *, strpos(target, '?') AS qpos FROM fields)
 SELECT {_utc_sql("time", "zone")} AS ts, remoteip,
        CASE WHEN qpos = 0 THEN target ELSE left(target, qpos - 1) END AS request,
        CASE WHEN qpos = 0 THEN '' ELSE substr(target, qpos) END AS query,
-       {_status_sql("sb_status")} AS status,
+       {status_sql("sb_status")} AS status,
        coalesce(size, 0) AS bytes,
        coalesce(referer, '') AS referer, coalesce(useragent, '') AS useragent,
        NULL::BIGINT AS process, NULL::VARCHAR AS host,
        NULL::VARCHAR AS city, NULL::VARCHAR AS region, NULL::VARCHAR AS country,
        coalesce(size, 0) = -1 AS bad_fields
-FROM (SELECT *, {_count_sql("sb_bytes", MAX_RESPONSE_BYTES)} AS size FROM located)
+FROM (SELECT *, {count_sql("sb_bytes", MAX_RESPONSE_BYTES)} AS size FROM located)
 """
 
 
@@ -483,13 +488,13 @@ SELECT ts, remoteip,
        split_part(target, '?', 1) AS request,
        CASE WHEN strpos(target, '?') > 0 THEN substr(target, strpos(target, '?')) ELSE '' END
            AS query,
-       {_status_sql("split_part(sb, ' ', 1)")} AS status,
+       {status_sql("split_part(sb, ' ', 1)")} AS status,
        coalesce(size, 0) AS bytes,
        coalesce(referer, '') AS referer, coalesce(useragent, '') AS useragent,
        NULL::BIGINT AS process, NULL::VARCHAR AS host,
        NULL::VARCHAR AS city, NULL::VARCHAR AS region, NULL::VARCHAR AS country,
        coalesce(size, 0) = -1 AS bad_fields
-FROM (SELECT *, {_count_sql("split_part(sb, ' ', 2)", MAX_RESPONSE_BYTES)} AS size
+FROM (SELECT *, {count_sql("split_part(sb, ' ', 2)", MAX_RESPONSE_BYTES)} AS size
       FROM request_parts)
 """
 
@@ -576,15 +581,15 @@ docs AS (
     FROM extracted
 ),
 values AS (
-    SELECT *, {_count_sql(field("bytes"), MAX_RESPONSE_BYTES)} AS size,
-           {_count_sql(field("process"), MAX_PROCESS_MICROSECONDS)} AS took
+    SELECT *, {count_sql(field("bytes"), MAX_RESPONSE_BYTES)} AS size,
+           {count_sql(field("process"), MAX_PROCESS_MICROSECONDS)} AS took
     FROM docs
 )
 SELECT try_cast({field("time")} AS TIMESTAMPTZ)::TIMESTAMP AS ts,
        {field("remoteIP")} AS remoteip,
        {field("request")} AS request,
        coalesce({field("query")}, '') AS query,
-       {_status_sql(field("status"))} AS status,
+       {status_sql(field("status"))} AS status,
        coalesce(size, 0) AS bytes,
        coalesce({field("referer")}, '') AS referer,
        coalesce({field("userAgent")}, {field("useragent")}, '') AS useragent,
