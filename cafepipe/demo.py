@@ -91,6 +91,11 @@ def insights_from_log_group(config: StackConfig, clients: AwsClients, report: De
     return run
 
 
+def _headline(run: Any) -> str:
+    """The two figures the demo's insights rows lead with."""
+    return f"conversion {run.data['conversion_rate']:.1%}, top city {run.data['by_city'][0][0]}"
+
+
 def insights_from_lake(config: StackConfig, clients: AwsClients, report: DemoReport) -> Any:
     """The same question answered from the S3 data lake by Athena (`insights --engine athena`),
     compared with the truth on the same keys (its `invalid_lines` is 0: the lake is JSON)."""
@@ -262,10 +267,7 @@ def run_demo(
         def insights() -> str:
             with reporter.status("reading the events back and answering the questions…"):
                 run = insights_from_log_group(config, stack.clients, report)
-            return (
-                f"conversion {run.data['conversion_rate']:.1%}, top city "
-                f"{run.data['by_city'][0][0]}; {report.truth_check}; report {report.report_file}"
-            )
+            return f"{_headline(run)}; {report.truth_check}; report {report.report_file}"
 
         _timed(report, "insights", insights)
 
@@ -274,10 +276,7 @@ def run_demo(
         def athena() -> str:
             with reporter.status("running the catalog on Athena over the lake…"):
                 run = insights_from_lake(config, stack.clients, report)
-            return (
-                f"conversion {run.data['conversion_rate']:.1%}, top city "
-                f"{run.data['by_city'][0][0]}; {report.athena_check}"
-            )
+            return f"{_headline(run)}; {report.athena_check}"
 
         _timed(report, "insights (athena)", athena)
 
