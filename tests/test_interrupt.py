@@ -184,10 +184,15 @@ class Stack:
     def orphans(self) -> set[str]:
         """Ids of the stack's resources outside its state: cafepipe's discovery, checked
         against EC2's own answer for the network and servers."""
+        # A call cut off in flight (a hard stop kills Terraform mid-request) can still complete
+        # in the emulator a moment later: let it settle, then take EC2's answer BEFORE
+        # discovery's, so everything EC2 lists already existed when discovery looked.
+        time.sleep(3)
+        tagged_now = self.tagged_ids()
         inventory = self.inventory()
         ids = {v for r in inventory for v in r["values"].values() if isinstance(v, str)}
         found = {f.id for f in find_orphans(self.clients, self.config, inventory)}
-        for kind, tagged in self.tagged_ids().items():
+        for kind, tagged in tagged_now.items():
             assert tagged - ids <= found, f"{kind} {sorted(tagged - ids)} missed by discovery"
         return found
 
