@@ -111,3 +111,30 @@ def test_click_usage_errors_are_one_line_with_a_hint(capsys: pytest.CaptureFixtu
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0].startswith("error: Invalid value for '--format'")
     assert lines[1:] == ["  → see `cafepipe insights --help`"]
+
+
+def test_local_insights_start_without_the_cloud_or_lock_modules(tmp_path: Path) -> None:
+    """`cafepipe insights` on a file imports neither boto3, the lock, nor the emulator: start-up
+    stays a small part of a run (the benchmark measures it; here, what is imported)."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "access.log"
+    log.write_text(
+        '1.2.3.4 - - [24/Nov/2026:11:41:50 +0000] "GET /cafe HTTP/1.1" 200 3680 "-" "curl/8"\n'
+    )
+    probe = (
+        "import sys\n"
+        "from cafepipe.cli import main\n"
+        "try:\n"
+        f"    main(['insights', '--source', {str(log)!r}, '--format', 'json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('boto3', 'botocore', 'filelock', 'cafepipe.deploy.emulator', 'numpy')\n"
+        "print(sorted(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert '"requests": 1' in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -899,6 +899,7 @@ def test_fleet_lines_from_the_real_render(tmp_path: Path) -> None:
         HOURS_PER_MONTH,
     )
     from cafepipe.deploy.render import athena_named_queries
+    from cafepipe.insights.athena_sql import lake_reads
 
     config, tf = fleet_render(tmp_path)
     report = estimate_cost(config, FLEET_USAGE, terraform_dir=tf)
@@ -931,14 +932,22 @@ def test_fleet_lines_from_the_real_render(tmp_path: Path) -> None:
     # The internal load balancer (CloudFront's VPC origin) has no public address.
     assert not [i for i in report.items if "public IPv4" in i.item]
 
-    named = len(athena_named_queries(config))
-    queries = named * est.DEFAULT_ATHENA_CATALOG_RUNS
-    lake_gb_per_day = 300_000 * 400 * 0.15 / 1e9 / (365 / 12)
-    per_query = max(
-        lake_gb_per_day * est.DEFAULT_ATHENA_DAYS_SCANNED * 1e9, ATHENA_MIN_BYTES_PER_QUERY
-    )
+    catalog = athena_named_queries(config)
+    named = len(catalog)
+    runs = est.DEFAULT_ATHENA_CATALOG_RUNS
+    queries = named * runs
+    # Each statement reads the lake once per inlined use of its CTEs, and Athena bills each read.
+    reads = [lake_reads(entry["query"]) for entry in catalog.values()]
+    assert max(reads) > 1 and min(reads) >= 1
+    lake_bytes = 300_000 * 400 * 0.15 / (365 / 12) * est.DEFAULT_ATHENA_DAYS_SCANNED
+    billed = sum(max(count * lake_bytes, ATHENA_MIN_BYTES_PER_QUERY) for count in reads)
     athena = item(report, "Athena", "data scanned")
-    assert athena.quantity == pytest.approx(queries * per_query / 1e12)
+    assert athena.quantity == pytest.approx(runs * billed / 1e12)
+    assert athena.quantity > queries * lake_bytes / 1e12  # more than one read a query
+    note = next(a for a in report.assumptions if a.startswith("Athena: "))
+    assert (
+        f"{named} named queries (the catalog) reading the lake {sum(reads)} times per run" in note
+    )
     assert athena.monthly_usd == pytest.approx(
         athena.quantity * price(region, "athena.scanned").usd
     )
@@ -948,12 +957,16 @@ def test_fleet_lines_from_the_real_render(tmp_path: Path) -> None:
     assert requests.quantity == queries * est.GLUE_REQUESTS_PER_QUERY and requests.monthly_usd == 0
     puts = item(report, "S3", "lake PUT/LIST")
     days = est.DEFAULT_ATHENA_DAYS_SCANNED
+    # Every read of the lake lists its partitions and reads their objects.
+    lake_scans = sum(reads) * runs
     assert puts.quantity == pytest.approx(
-        2 * (365 / 12) + queries * est.ATHENA_RESULT_PUTS_PER_QUERY + queries * days
+        2 * (365 / 12) + queries * est.ATHENA_RESULT_PUTS_PER_QUERY + lake_scans * days
     )
     assert puts.monthly_usd == pytest.approx(puts.quantity * price(region, "s3.put_requests").usd)
     gets = item(report, "S3", "lake GET")
-    assert gets.quantity == pytest.approx(queries * (days * 2 + est.ATHENA_RESULT_GETS_PER_QUERY))
+    assert gets.quantity == pytest.approx(
+        lake_scans * days * 2 + queries * est.ATHENA_RESULT_GETS_PER_QUERY
+    )
     assert not [a for a in report.assumptions if "NOT PRICED" in a]
     assert not [a for a in report.assumptions if "assumed 1 instance" in a]
 
@@ -974,6 +987,111 @@ def test_fleet_usage_overrides_and_the_public_load_balancer(tmp_path: Path) -> N
         2 * 730 * ipv4
     )
     assert item(report, "VPC", "public IPv4 addresses of the internet-facing").quantity == 2 * 730
+
+
+# A hand-made fleet with a lake: the servers write it, its named queries read it.
+LAKE_TF = """\
+variable "later" { type = string }
+
+resource "aws_autoscaling_group" "web" {
+  min_size = 2
+  max_size = 2
+}
+
+resource "aws_glue_catalog_database" "lake" {
+  name = "cafepipe_cafe"
+}
+"""
+ONE_READ = "SELECT count(*) FROM cafepipe_cafe.access_log"
+# Trino inlines `a` at each of its three uses: three scans of the table.
+THREE_READS = "WITH a AS (SELECT * FROM cafepipe_cafe.access_log) SELECT * FROM a, a AS b, a AS c"
+
+
+def lake_stack(root: Path, *queries: str) -> Path:
+    """A rendered fleet stack whose named queries' `query` are `queries` (HCL expressions)."""
+    blocks = [LAKE_TF] + [
+        f'resource "aws_athena_named_query" "q{n}" {{\n  name  = "q{n}"\n  query = {query}\n}}\n'
+        for n, query in enumerate(queries)
+    ]
+    root.mkdir(parents=True)
+    (root / "main.tf").write_text("\n".join(blocks), encoding="utf-8")
+    return root
+
+
+def lake_usage(lines: int) -> dict[str, float]:
+    """A lake of `lines` × 50 bytes a month (500-byte lines, gzip 0.1); queries read a month."""
+    return {
+        "log_lines_per_month": lines,
+        "bytes_per_log_line": 500,
+        "log_storage_compression": 0.1,
+        "athena_days_scanned_per_query": 365 / 12,
+    }
+
+
+def test_a_query_reading_the_lake_three_times_is_billed_three_reads(tmp_path: Path) -> None:
+    from cafepipe.cost import estimate as est
+    from cafepipe.insights.athena_sql import lake_reads
+
+    assert (lake_reads(ONE_READ), lake_reads(THREE_READS)) == (1, 3)
+    config = make_config(tmp_path)
+    usage = lake_usage(10_000_000)  # a 500 MB lake: far above the 10 MB minimum
+    one = estimate_cost(
+        config, usage, terraform_dir=lake_stack(tmp_path / "one", json.dumps(ONE_READ))
+    )
+    three = estimate_cost(
+        config, usage, terraform_dir=lake_stack(tmp_path / "three", json.dumps(THREE_READS))
+    )
+    runs = est.DEFAULT_ATHENA_CATALOG_RUNS
+    scanned = item(one, "Athena", "data scanned")
+    assert scanned.quantity == pytest.approx(runs * 500e6 / 1e12)
+    assert item(three, "Athena", "data scanned").quantity == pytest.approx(3 * scanned.quantity)
+    assert item(three, "Athena", "data scanned").monthly_usd == pytest.approx(
+        3 * scanned.monthly_usd
+    )
+    # Each read GETs every object (a month of days × 2 servers); the result is read once.
+    days = 365 / 12
+    assert item(one, "S3", "lake GET").quantity == pytest.approx(runs * (days * 2 + 1))
+    assert item(three, "S3", "lake GET").quantity == pytest.approx(runs * (3 * days * 2 + 1))
+    # Glue is asked once per query, however often it reads the table.
+    assert item(three, "Glue Data Catalog", "requests").quantity == runs * 2
+    assert any(
+        a.startswith("Athena: 1 named query (the catalog) reading the lake 3 times per run")
+        for a in three.assumptions
+    )
+
+
+def test_the_10_mb_minimum_is_per_query_not_per_read(tmp_path: Path) -> None:
+    from cafepipe.cost import estimate as est
+
+    config = make_config(tmp_path)
+    tf = lake_stack(tmp_path / "tf", json.dumps(ONE_READ), json.dumps(THREE_READS))
+    report = estimate_cost(config, lake_usage(80_000), terraform_dir=tf)  # a 4 MB lake
+    # One read of 4 MB is billed 10 MB; three reads are 12 MB (not three minimums, 30 MB).
+    assert item(report, "Athena", "data scanned").quantity == pytest.approx(
+        est.DEFAULT_ATHENA_CATALOG_RUNS * (10e6 + 12e6) / 1e12
+    )
+    note = next(a for a in report.assumptions if a.startswith("Athena: "))
+    assert "2 named queries (the catalog) reading the lake 4 times per run" in note
+
+
+def test_a_query_whose_sql_is_unknown_counts_one_read_and_says_so(tmp_path: Path) -> None:
+    from cafepipe.cost import estimate as est
+
+    config = make_config(tmp_path)
+    tf = lake_stack(tmp_path / "tf", "var.later", json.dumps("SELECT * FROM (("))
+    report = estimate_cost(config, lake_usage(10_000_000), terraform_dir=tf)
+    assert item(report, "Athena", "data scanned").quantity == pytest.approx(
+        est.DEFAULT_ATHENA_CATALOG_RUNS * 2 * 500e6 / 1e12
+    )
+    assert (
+        "Athena: the SQL of 2 named queries is not known before apply or does not parse; "
+        "counted as one read of the lake each"
+    ) in report.assumptions
+    # The usage override still replaces the scans, reads or not.
+    fixed = estimate_cost(
+        config, {**lake_usage(10_000_000), "athena_tb_scanned_per_month": 2}, terraform_dir=tf
+    )
+    assert item(fixed, "Athena", "data scanned").quantity == 2
 
 
 def test_one_server_has_no_fleet_lines_and_no_athena_by_default(tmp_path: Path) -> None:
@@ -1001,3 +1119,33 @@ def test_cli_prices_a_fleet_config_as_json(tmp_path: Path) -> None:
     table = run_cost(tmp_path)
     alb = by_item["Application Load Balancer hours"]["monthly_usd"]
     assert table.exit_code == 0 and format_usd(alb) in " ".join(table.stdout.split())
+
+
+def test_cli_prices_the_catalogs_reads_of_a_rendered_fleet(tmp_path: Path) -> None:
+    """`cost --rendered DIR` at the default usage: the SQL comes from the rendered stack."""
+    from cafepipe.cost import estimate as est
+    from cafepipe.cost.prices import ATHENA_MIN_BYTES_PER_QUERY
+    from cafepipe.deploy.render import athena_named_queries
+    from cafepipe.insights.athena_sql import lake_reads
+
+    config, tf = fleet_render(tmp_path)
+    result = run_cost(tmp_path, "--rendered", str(tf), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    reads = [lake_reads(entry["query"]) for entry in athena_named_queries(config).values()]
+    lake_bytes = (
+        est.DEFAULT_LOG_LINES_PER_MONTH
+        * est.DEFAULT_BYTES_PER_LOG_LINE
+        * est.DEFAULT_LOG_STORAGE_COMPRESSION
+        / (365 / 12)
+        * est.DEFAULT_ATHENA_DAYS_SCANNED
+    )
+    billed = sum(max(count * lake_bytes, ATHENA_MIN_BYTES_PER_QUERY) for count in reads)
+    athena = next(i for i in data["items"] if i["service"] == "Athena")
+    assert athena["quantity"] == pytest.approx(
+        est.DEFAULT_ATHENA_CATALOG_RUNS * billed / 1e12, abs=1e-6
+    )
+    assert any(
+        f"{len(reads)} named queries (the catalog) reading the lake {sum(reads)} times per run" in a
+        for a in data["assumptions"]
+    )

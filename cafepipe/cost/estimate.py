@@ -139,8 +139,8 @@ USAGE_FIELDS: Mapping[str, UsageField] = {
     "athena_tb_scanned_per_month": UsageField(
         None,
         "TB",
-        "Athena data scanned (default on a fleet: queries × the lake's days each scans, at least "
-        "10 MB a query; 0 for one server)",
+        "Athena data scanned (default on a fleet: per query, its reads of the lake × the days "
+        "each covers, at least 10 MB; × catalog runs; 0 for one server)",
     ),
     "athena_catalog_runs_per_month": UsageField(
         DEFAULT_ATHENA_CATALOG_RUNS,
@@ -1105,12 +1105,18 @@ def _lake(
     catalog_objects = inventory.count("aws_glue_catalog_database") + inventory.count(
         "aws_glue_catalog_table"
     )
-    queries = inventory.count("aws_athena_named_query")
+    fleet = servers > 0
+    # Reads per named query; one server runs none on Athena, so its SQL is not parsed.
+    if fleet:
+        reads = _named_query_reads(inventory, notes)
+    else:
+        reads = [1] * inventory.count("aws_athena_named_query")
+    queries = len(reads)
     for resource in inventory.of_type("aws_athena_named_query"):
         est.priced.add(resource.address)
-    fleet = servers > 0
     runs = float(usage["athena_catalog_runs_per_month"] or 0) if fleet else 0.0
     athena_queries = queries * runs
+    table_reads = sum(reads) * runs  # Athena scans the lake this many times a month
     days = min(float(usage["athena_days_scanned_per_query"] or 0), DAYS_PER_MONTH * 12)
     scanned_tb = usage["athena_tb_scanned_per_month"]
     if scanned_tb is None:
@@ -1121,14 +1127,19 @@ def _lake(
             / GB
             / DAYS_PER_MONTH
         )
-        per_query = max(lake_gb_per_day * days * GB, ATHENA_MIN_BYTES_PER_QUERY)
-        scanned_tb = athena_queries * per_query / TB
+        covered = lake_gb_per_day * days * GB
+        # Athena bills the sum of a query's table scans, and the minimum once per query.
+        per_run = sum(max(count * covered, ATHENA_MIN_BYTES_PER_QUERY) for count in reads)
+        scanned_tb = runs * per_run / TB
         if fleet:
             notes.append(
-                f"Athena: {queries} named queries (the catalog) × {runs:g} runs a month "
-                f"(usage athena_catalog_runs_per_month), each over {days:g} days of the gzip "
-                f"lake ({lake_gb_per_day * days:.4f} GB, billed at least "
-                f"{ATHENA_MIN_BYTES_PER_QUERY / 1e6:g} MB) = {scanned_tb:.6f} TB scanned/month"
+                f"Athena: {queries} named quer{'y' if queries == 1 else 'ies'} (the catalog) "
+                f"reading the lake {sum(reads)} time{'' if sum(reads) == 1 else 's'} per run "
+                f"(Trino reads a WITH query again at each reference) × {runs:g} "
+                f"runs a month (usage athena_catalog_runs_per_month), each read over {days:g} "
+                f"days of the gzip lake ({lake_gb_per_day * days:.4f} GB), a query billed at "
+                f"least {ATHENA_MIN_BYTES_PER_QUERY / 1e6:g} MB = {scanned_tb:.6f} TB "
+                "scanned/month"
             )
     if scanned_tb:
         est.add("Athena", "data scanned", float(scanned_tb), "athena.scanned")
@@ -1157,7 +1168,7 @@ def _lake(
         return
     writers = servers or inventory.count("aws_instance")
     puts = writers * DAYS_PER_MONTH + athena_queries * ATHENA_RESULT_PUTS_PER_QUERY
-    lists = athena_queries * days  # Athena lists each day's partition it reads
+    lists = table_reads * days  # each read of the lake lists each day's partition it covers
     est.add(
         "S3",
         "lake PUT/LIST requests (a partition a server a day, Athena's listings and results)",
@@ -1165,16 +1176,55 @@ def _lake(
         "s3.put_requests",
         unit="requests",
     )
-    gets = athena_queries * (days * writers + ATHENA_RESULT_GETS_PER_QUERY)
+    gets = table_reads * days * writers + athena_queries * ATHENA_RESULT_GETS_PER_QUERY
     est.add(
         "S3", "lake GET requests (Athena reads every object)", gets, "s3.get_requests",
         unit="requests",
     )  # fmt: skip
     notes.append(
         f"lake: {writers} server(s) × {DAYS_PER_MONTH:.2f} days = {writers * DAYS_PER_MONTH:.0f} "
-        f"partition objects a month; {athena_queries:g} Athena queries a month each list "
-        f"{days:g} partitions and read {days * writers:g} objects"
+        f"partition objects a month; {athena_queries:g} Athena queries a month read the lake "
+        f"{table_reads:g} times, each read listing {days:g} partitions and reading "
+        f"{days * writers:g} objects"
     )
+
+
+def _named_query_reads(inventory: StackInventory, notes: list[str]) -> list[int]:
+    """How many times each named query reads the lake, from its SQL in the rendered stack."""
+    resources = [r for r in inventory.of_type("aws_athena_named_query") if r.count > 0]
+    if not resources:
+        return []
+    # sqlglot and the catalog's SQL helpers: only for a stack with a lake.
+    from sqlglot.errors import SqlglotError
+
+    from cafepipe.insights.athena_sql import lake_reads
+
+    reads: list[int] = []
+    unknown = 0
+    for resource in resources:
+        entries = None
+        if "for_each" in resource.block.attributes:
+            entries = for_each_entries(
+                resource.scope.evaluate(resource.block.attributes["for_each"])
+            )
+        bindings = [{"each": {"key": key, "value": value}} for key, value in entries or []]
+        counts: list[int | None] = []
+        for each in bindings or [{}]:
+            sql = resource.scope.evaluate(resource.block.attributes.get("query"), each)
+            try:
+                counts.append(lake_reads(sql) if isinstance(sql, str) else None)
+            except SqlglotError:
+                counts.append(None)
+        # A module called with count or for_each holds every statement that many times.
+        repeat = max(resource.count // len(counts), 1)
+        unknown += counts.count(None) * repeat
+        reads += [1 if count is None else count for count in counts] * repeat
+    if unknown:
+        notes.append(
+            f"Athena: the SQL of {unknown} named quer{'y' if unknown == 1 else 'ies'} is not "
+            "known before apply or does not parse; counted as one read of the lake each"
+        )
+    return reads
 
 
 def _lifecycle_expiry_days(inventory: StackInventory) -> int | None:

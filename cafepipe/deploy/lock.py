@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import filelock
+from typing import TYPE_CHECKING, Any
 
 from cafepipe.config import StackConfig
-from cafepipe.deploy.emulator import pid_alive
 from cafepipe.errors import CafepipeError
 from cafepipe.reporting import SILENT, Reporter
+
+if TYPE_CHECKING:
+    import filelock
 
 LOCK_FILE = "lock"
 HOLDER_FILE = "lock.json"
@@ -59,6 +59,8 @@ class LockHolder:
         """Whether its process still runs; None when it runs on another machine."""
         if self.host != socket.gethostname():
             return None
+        from cafepipe.deploy.emulator import pid_alive  # here: every command imports this module
+
         return pid_alive(self.pid)
 
     def to_json(self) -> str:
@@ -125,6 +127,10 @@ def stack_lock(
     """
     config.stack_dir.mkdir(parents=True, exist_ok=True)
     me = new_holder(command)
+    # Imported here, as the emulator's pid check is: a command that takes no lock (insights on
+    # a file, cost) should not pay for them at start-up.
+    import filelock
+
     lock = filelock.FileLock(str(config.stack_dir / LOCK_FILE), timeout=timeout)
     holder_path = config.stack_dir / HOLDER_FILE
     _acquire_local(config, lock, holder_path, timeout, reporter, clock, sleep, poll_seconds)
@@ -203,6 +209,8 @@ def _acquire_local(
 
 
 def _try(lock: filelock.BaseFileLock) -> bool:
+    import filelock
+
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:

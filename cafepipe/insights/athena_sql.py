@@ -203,6 +203,27 @@ def athena_statement(
     return statement.sql(dialect="trino", pretty=True)
 
 
+def lake_reads(sql: str) -> int:
+    """How many times Athena reads a table to run a Trino statement (`athena_statement`'s).
+
+    Trino inlines a CTE at every reference, so each reference to one costs that CTE's own
+    reads again; every other table named (the lake's) is one read, billed by Athena.
+    """
+    return _reads(sqlglot.parse_one(sql, read="trino"), {})
+
+
+def _reads(node: exp.Expr, ctes: dict[str, int]) -> int:
+    own = 0
+    if isinstance(node, exp.Table):  # a qualified name is never a CTE
+        own = 1 if node.args.get("db") else ctes.get(node.name.lower(), 1)
+    with_ = node.args.get("with_")
+    if isinstance(with_, exp.With):
+        ctes = dict(ctes)
+        for cte in with_.expressions:  # each CTE sees the ones before it, not itself
+            ctes[cte.alias.lower()] = _reads(cte.this, ctes)
+    return own + sum(_reads(child, ctes) for child in node.iter_expressions() if child is not with_)
+
+
 def duckdb_form(trino_sql: str) -> str:
     """A Trino statement in DuckDB's dialect: how the emulator and the tests evaluate it."""
     tree = sqlglot.parse_one(trino_sql, read="trino").transform(_at_time_zone)
