@@ -1,10 +1,12 @@
 """The catalog's cheaper SQL forms give the rows of the plain forms they replaced.
 
-Several insights aggregate first and classify or format the few groups after (issue 17), and
-`visits` sorts numbers for the path, query and referer instead of the strings. Here the plain
-forms are kept as the reference and both run on one log: a generated one, plus hand-made lines
-for the corners (ties in one second on path, query or referer, exactly 30 minutes, an item page
-and an order in one second, refused orders, upper-case assets, robots and scanners).
+Several insights aggregate first and classify or format the few groups after (issue 17);
+`visits` sorts numbers for the path, query and referer instead of the strings and takes a
+visit's entry and exit from flags its first sort sets. Here the plain forms are kept as the
+reference and both run on one log: a generated one, plus hand-made lines for the corners (ties
+in one second on path, query or referer, views alike but for their status, exactly 30 minutes,
+an item page and an order in one second, refused orders, upper-case assets, robots and
+scanners).
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ CORNERS: list[tuple[int, str, str, str, str, int, str, str]] = [
     # Assets in upper case, one with a query: no page views, no page of their own.
     (8, "9.0.0.2", CHROME, "/cafe/images/LOGO.SVG", "?v=2", 200, "-", "99999"),
     (9, "9.0.0.2", CHROME, "/Favicon.ICO", "", 200, "-", "99999"),
+    # Two views alike in all but status, first and last: one visit, tied views in it together.
+    (0, "9.0.0.6", CHROME, "/cafe", "", 200, "-", "10"),
+    (0, "9.0.0.6", CHROME, "/cafe", "", 304, "-", "10"),
+    (30, "9.0.0.6", CHROME, "/cafe/menu.php", "", 200, "-", "10"),
+    (60, "9.0.0.6", CHROME, "/cafe/about.php", "", 200, "-", "10"),
+    (60, "9.0.0.6", CHROME, "/cafe/about.php", "", 304, "-", "10"),
     # A robot and a scanner on the same pages: no customers.
     (0, "9.0.0.3", GOOGLEBOT, "/cafe/menu.php", "", 200, "-", "10"),
     (1, "9.0.0.3", GOOGLEBOT, "/cafe/item.php", "?id=latte", 200, "-", "10"),
@@ -305,4 +313,5 @@ def test_the_corners_are_in_the_visits(loaded: LoadedLog) -> None:
          "(direct)", ""),
         ("9.0.0.5", 0, 3, "/cafe/menu.php", "/cafe/processOrder.php", True, False,
          "(direct)", ""),
+        ("9.0.0.6", 0, 5, "/cafe", "/cafe/about.php", False, False, "(direct)", ""),
     ]  # fmt: skip

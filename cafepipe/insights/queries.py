@@ -378,16 +378,22 @@ def ratio_sql(numerator: str, denominator: str, digits: int) -> str:
 #
 # The views are sorted twice (the visit number adds up the gaps the first sort finds), so what is
 # sorted is small: the visitor is its address and a number for its agent (`customers`), and a
-# view's path, query and referer are one number, `page`: their place among the customers' distinct
-# (path, query, referer) of the scope (`pages`, never NULL: both engines read a missing query or
+# view's path, query and referer are one number, `page`: their place among the distinct (path,
+# query, referer) of the scope's lines (`pages`, never NULL: both engines read a missing query or
 # referer as ''), so the order ts, page is the order ts, path, query, referer. `pages` also tells
 # pages from assets and reads an entry's source and campaign once per distinct value, not once per
-# line or per visit. At 10M lines this cuts the table's CPU by a third (3.5 s to 2.3 s): the
-# strings sorted and the asset regexp on every line were most of it. (On Athena, which inlines
-# CTEs, each reference to `pages` or `customers` reads the lake once more: the table reads it 9
-# times, not 3.) Both windows share the visitor's view order, ties on ts and page (the same path,
-# query and referer) taken together by the default frame; the visit's own figures are aggregates
-# of its rows (entry and exit: the views of lowest and highest `nth`, the place in that order).
+# line or per visit. On Athena, which inlines CTEs, each reference to one reads the lake again
+# (`athena_sql.lake_reads`), and every visit insight's statement builds this table, so it names
+# the lake 5 times: `logs`, `customers` twice (the views' agents, the visits' user agents) and
+# `pages` twice (the views, the entries). So `pages` is not limited to customers' lines (that
+# reads `agents` again per reference), and the exit path is carried as text (a third look-up in
+# `pages` would read the lake again): at 10M lines 2.45 s CPU, against 3.5 s sorting the strings
+# and 2.3 s with 9 reads (tests/test_athena_reads.py holds the count).
+# The first window marks each visit's first view (`entered`: no view in the 30 minutes before it)
+# and its last (its path, `exit_page`, is set on that view only); the second numbers the visits
+# by adding up `entered`. Ties on ts and page (the same path, query and referer) are taken
+# together by the default frame: only the first of a tie in the first sort can be `entered`, and
+# the second sort may order the tie otherwise, so a ROWS frame could split it across two visits.
 # `item_before` is the time of the visitor's latest item page at or before the view; an order
 # placed at p follows an item page at or after the menu (menu_at) exactly when item_before(p) >=
 # menu_at (an earlier visit's item page is before menu_at). At one time the item page sorts before
@@ -395,6 +401,7 @@ def ratio_sql(numerator: str, denominator: str, digits: int) -> str:
 if not catalog.ITEM_PATH < catalog.ORDER_PATH:
     raise AssertionError("item_before needs the item page to sort before the order page")
 _VISITOR_ORDER = f"PARTITION BY {_VISITOR} ORDER BY ts, page"
+_GAP = f"INTERVAL '{VISIT_TIMEOUT_MINUTES}' MINUTE"
 VISITS_SQL = f"""WITH customers AS (
     SELECT useragent, device, row_number() OVER (ORDER BY useragent) AS agent
     FROM agents WHERE NOT is_bot
@@ -408,11 +415,10 @@ pages AS (
                 WHEN {REFERRER_HOST_SQL} <> '' THEN {REFERRER_HOST_SQL}
                 ELSE '(direct)' END AS source,
            {utm_sql("campaign")} AS campaign
-    FROM (SELECT DISTINCT request, query, referer FROM logs
-          WHERE NOT is_scanner AND useragent IN (SELECT useragent FROM customers))
+    FROM (SELECT DISTINCT request, query, referer FROM logs WHERE NOT is_scanner)
 ),
 views AS (
-    SELECT l.remoteip, c.agent, l.ts, p.page, p.is_menu, p.is_item,
+    SELECT l.remoteip, c.agent, l.ts, p.page, l.request, p.is_menu, p.is_item,
            p.is_order AND l.status NOT BETWEEN 400 AND 499 AS placed
     FROM logs AS l
     JOIN customers AS c ON c.useragent = l.useragent
@@ -420,22 +426,22 @@ views AS (
     WHERE NOT l.is_scanner AND p.is_page
 ),
 marked AS (
-    SELECT *, CASE WHEN ts > lag(ts) OVER ({_VISITOR_ORDER})
-                             + INTERVAL '{VISIT_TIMEOUT_MINUTES}' MINUTE
-                   THEN 1 ELSE 0 END AS starts,
+    SELECT remoteip, agent, ts, page, is_menu, is_item, placed,
+           CASE WHEN coalesce(ts > lag(ts) OVER ({_VISITOR_ORDER}) + {_GAP}, TRUE)
+                THEN 1 ELSE 0 END AS entered,
+           CASE WHEN coalesce(lead(ts) OVER ({_VISITOR_ORDER}) > ts + {_GAP}, TRUE)
+                THEN request END AS exit_page,
            max(CASE WHEN is_item THEN ts END) OVER ({_VISITOR_ORDER}) AS item_before
     FROM views
 ),
 numbered AS (
-    -- The default frame takes the rows tied on the whole order together: one visit number.
-    SELECT *, sum(starts) OVER ({_VISITOR_ORDER}) AS visit,
-           row_number() OVER ({_VISITOR_ORDER}) AS nth
+    SELECT *, sum(entered) OVER ({_VISITOR_ORDER}) - 1 AS visit
     FROM marked
 ),
 sessions AS (
     SELECT remoteip, agent, visit, count(*) AS pages,
            date_diff('millisecond', min(ts), max(ts)) AS duration_ms,
-           arg_min(page, nth) AS entry, arg_max(page, nth) AS exit,
+           max(CASE WHEN entered = 1 THEN page END) AS entry, max(exit_page) AS exit_page,
            min(CASE WHEN is_menu THEN ts END) AS menu_at,
            max(CASE WHEN is_item THEN ts END) AS last_item_at,
            max(CASE WHEN placed THEN item_before END) AS item_before_order
@@ -443,13 +449,13 @@ sessions AS (
     GROUP BY remoteip, agent, visit
 )
 SELECT s.remoteip, c.useragent, s.visit, s.pages, s.duration_ms,
-       e.request AS entry_page, x.request AS exit_page,
+       e.request AS entry_page, s.exit_page,
        s.menu_at IS NOT NULL AS saw_menu,
        coalesce(s.last_item_at >= s.menu_at, FALSE) AS saw_item,
        coalesce(s.item_before_order >= s.menu_at, FALSE) AS ordered,
        c.device, e.source, e.campaign
 FROM sessions AS s JOIN customers AS c ON c.agent = s.agent
-JOIN pages AS e ON e.page = s.entry JOIN pages AS x ON x.page = s.exit"""
+JOIN pages AS e ON e.page = s.entry"""
 
 
 def reads_visits(sql: str) -> bool:
