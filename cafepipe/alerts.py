@@ -16,7 +16,7 @@ from typing import Any
 import botocore.exceptions
 
 from cafepipe._lambda import weekly_report as report_function
-from cafepipe.aws import AwsClients, aws_error_hint, describe_client_error
+from cafepipe.aws import AwsClients, aws_error, describe_client_error
 from cafepipe.config import StackConfig
 from cafepipe.errors import AwsError, UsageError
 
@@ -42,10 +42,7 @@ def topic_of(config: StackConfig, outputs: Mapping[str, Any]) -> str:
 
 
 def _aws_error(what: str, exc: Exception) -> AwsError:
-    return AwsError(
-        f"{what}: {describe_client_error(exc)}",
-        aws_error_hint(exc) or "check the stack with `cafepipe status`",
-    )
+    return aws_error(what, exc, "check the stack with `cafepipe status`")
 
 
 def subscription_state(clients: AwsClients, topic_arn: str, email: str | None) -> dict[str, Any]:

@@ -222,6 +222,13 @@ def aws_error_hint(exc: BaseException) -> str | None:
     return None
 
 
+def aws_error(what: str, exc: BaseException, hint: str) -> AwsError:
+    """`what` failed with a botocore error: the AWS error in one line after it, and what to
+    do — the error's own advice when its code or kind gives one (`aws_error_hint`), else `hint`.
+    """
+    return AwsError(f"{what}: {describe_client_error(exc)}", aws_error_hint(exc) or hint)
+
+
 def _endpoint_of(exc: BaseException) -> str:
     """scheme://host:port of the URL a botocore connection error was about."""
     url = str(getattr(exc, "kwargs", {}).get("endpoint_url") or "")

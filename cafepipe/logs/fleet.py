@@ -27,7 +27,7 @@ from typing import IO, Any
 import boto3.exceptions
 import botocore.exceptions
 
-from cafepipe.aws import aws_error_hint, describe_client_error
+from cafepipe.aws import aws_error, aws_error_hint, describe_client_error
 from cafepipe.deploy import lake
 from cafepipe.errors import AwsError, CafepipeError
 from cafepipe.insights.sources import lake_partition
@@ -50,10 +50,10 @@ def fleet_instances(autoscaling: Any, group_name: str) -> list[str]:
     try:
         groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise AwsError(
-            f"cannot read the fleet's Auto Scaling group {group_name}: "
-            f"{describe_client_error(exc)}",
-            aws_error_hint(exc) or "the credentials need autoscaling:DescribeAutoScalingGroups",
+        raise aws_error(
+            f"cannot read the fleet's Auto Scaling group {group_name}",
+            exc,
+            "the credentials need autoscaling:DescribeAutoScalingGroups",
         ) from exc
     found = groups.get("AutoScalingGroups", [])
     if not found:

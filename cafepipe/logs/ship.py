@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import botocore.exceptions
 
-from cafepipe.aws import aws_error_hint, describe_client_error
+from cafepipe.aws import aws_error, aws_error_hint, describe_client_error
 from cafepipe.cafe.limits import (
     LOGS_EVENT_OVERHEAD_BYTES,
     LOGS_MAX_BATCH_BYTES,
@@ -1033,9 +1033,10 @@ def _read_error(
     log_group: str,
     log_stream: str,
 ) -> AwsError:
-    return AwsError(
-        f"cannot read the events already in {log_group}/{log_stream}: {describe_client_error(exc)}",
-        aws_error_hint(exc) or "the credentials need logs:GetLogEvents",
+    return aws_error(
+        f"cannot read the events already in {log_group}/{log_stream}",
+        exc,
+        "the credentials need logs:GetLogEvents",
     )
 
 
@@ -1044,7 +1045,8 @@ def count_stream_events(logs: Any, log_group: str, log_stream: str) -> int:
     try:
         return sum(1 for _ in read_stream_events(logs, log_group, log_stream))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise AwsError(
-            f"cannot count the events in {log_group}/{log_stream}: {describe_client_error(exc)}",
-            aws_error_hint(exc) or "the credentials need logs:GetLogEvents",
+        raise aws_error(
+            f"cannot count the events in {log_group}/{log_stream}",
+            exc,
+            "the credentials need logs:GetLogEvents",
         ) from exc

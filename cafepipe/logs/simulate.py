@@ -51,7 +51,7 @@ import boto3.exceptions
 import botocore.exceptions
 
 from cafepipe import config as cfg
-from cafepipe.aws import AwsClients, aws_error_hint, describe_client_error
+from cafepipe.aws import AwsClients, aws_error, aws_error_hint, describe_client_error
 from cafepipe.config import StackConfig
 from cafepipe.deploy import lake
 from cafepipe.deploy.templating import render_template
@@ -598,10 +598,10 @@ def departed_streams(logs: Any, log_group: str, serving: Sequence[str]) -> list[
         for page in logs.get_paginator("describe_log_streams").paginate(logGroupName=log_group):
             names += [s["logStreamName"] for s in page.get("logStreams", [])]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise AwsError(
-            f"the new log is complete in {log_group}, but its streams cannot be listed: "
-            f"{describe_client_error(exc)}",
-            aws_error_hint(exc) or "the credentials need logs:DescribeLogStreams",
+        raise aws_error(
+            f"the new log is complete in {log_group}, but its streams cannot be listed",
+            exc,
+            "the credentials need logs:DescribeLogStreams",
         ) from exc
     departed = []
     for name in names:
