@@ -156,6 +156,18 @@ def _code(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _answers_gone(describe: Callable[..., Any], **request: Any) -> bool:
+    """Whether describing a deleted resource says it is gone (a not-found code); any other
+    error is raised."""
+    try:
+        describe(**request)
+    except botocore.exceptions.ClientError as exc:
+        if _code(exc) in GONE_CODES:
+            return True
+        raise
+    return False
+
+
 def _tags(items: Iterable[dict[str, Any]] | None) -> dict[str, str]:
     return {str(t.get("Key")): str(t.get("Value")) for t in items or []}
 
@@ -606,17 +618,10 @@ def _delete_load_balancer(clients: AwsClients, item: Found, waits: Waits) -> Non
     stack's subnets are released a little later, which the subnets then wait for."""
     elbv2 = clients.client("elbv2")
     elbv2.delete_load_balancer(LoadBalancerArn=item.id)
-
-    def gone() -> bool:
-        try:
-            elbv2.describe_load_balancers(LoadBalancerArns=[item.id])
-        except botocore.exceptions.ClientError as exc:
-            if _code(exc) in GONE_CODES:
-                return True
-            raise
-        return False
-
-    waits.until(gone, f"load balancer {item.name or item.id} to be deleted")
+    waits.until(
+        lambda: _answers_gone(elbv2.describe_load_balancers, LoadBalancerArns=[item.id]),
+        f"load balancer {item.name or item.id} to be deleted",
+    )
 
 
 def _terminate_instances(clients: AwsClients, items: list[Found], waits: Waits) -> None:
@@ -752,18 +757,11 @@ def _delete_vpc_origin(clients: AwsClients, item: Found, waits: Waits) -> None:
     cloudfront = clients.client("cloudfront")
     etag = cloudfront.get_vpc_origin(Id=item.id)["ETag"]
     cloudfront.delete_vpc_origin(Id=item.id, IfMatch=etag)
-
-    def gone() -> bool:
-        try:
-            cloudfront.get_vpc_origin(Id=item.id)
-        except botocore.exceptions.ClientError as exc:
-            if _code(exc) in GONE_CODES:
-                return True
-            raise
-        return False
-
     # Its network interfaces in the stack's subnet go with it: the subnet waits for that.
-    waits.until(gone, f"CloudFront VPC origin {item.id} to be deleted")
+    waits.until(
+        lambda: _answers_gone(cloudfront.get_vpc_origin, Id=item.id),
+        f"CloudFront VPC origin {item.id} to be deleted",
+    )
 
 
 def _delete_event_rule(clients: AwsClients, item: Found, _waits: Waits) -> None:
