@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -116,9 +118,6 @@ def test_click_usage_errors_are_one_line_with_a_hint(capsys: pytest.CaptureFixtu
 def test_local_insights_start_without_the_cloud_or_lock_modules(tmp_path: Path) -> None:
     """`cafepipe insights` on a file imports neither boto3, the lock, nor the emulator: start-up
     stays a small part of a run (the benchmark measures it; here, what is imported)."""
-    import subprocess
-    import sys
-
     log = tmp_path / "access.log"
     log.write_text(
         '1.2.3.4 - - [24/Nov/2026:11:41:50 +0000] "GET /cafe HTTP/1.1" 200 3680 "-" "curl/8"\n'
