@@ -12,17 +12,24 @@ scanners).
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
+import duckdb
 import pytest
 
 from cafepipe.insights.duckdb_engine import (
+    MAX_PROCESS_MICROSECONDS,
+    MAX_RESPONSE_BYTES,
     LoadedLog,
+    count_sql,
     load_log,
     run_insight,
     scope_logs,
     scope_visits,
+    status_sql,
 )
 from cafepipe.insights.queries import (
     CUSTOMER_SQL,
@@ -315,3 +322,45 @@ def test_the_corners_are_in_the_visits(loaded: LoadedLog) -> None:
          "(direct)", ""),
         ("9.0.0.6", 0, 5, "/cafe", "/cafe/about.php", False, False, "(direct)", ""),
     ]  # fmt: skip
+
+
+# Texts a status or a count field may hold: Apache's digits, and what a hostile line may put
+# there instead (signs, spaces, exponents, separators, other scripts' digits, too many digits).
+FIELD_TEXTS = [
+    "", "-", "0", "7", "99", "100", "200", "404", "599", "600", "099", "0200", "2000", "20",
+    "+200", "-1", " 200", "200 ", "\t200", "2e2", "1e3", "1_000", "0x10", "200.0", "٢٠٠", "２００",
+    "2٠0", "[", "]", "!", "^", "*", "?", "a", "1" * 13, "9" * 13, "1" + "0" * 12, "0" * 14,
+    str(2**40), str(2**40 + 1), str(86_400 * 1_000_000), str(86_400 * 1_000_000 + 1),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(lambda portable: status_sql("x", portable), id="status"),
+        pytest.param(lambda portable: count_sql("x", MAX_RESPONSE_BYTES, portable), id="bytes"),
+        pytest.param(
+            lambda portable: count_sql("x", MAX_PROCESS_MICROSECONDS, portable), id="process"
+        ),
+    ],
+)
+def test_the_parse_reads_digits_as_the_lakes_portable_rule_does(rule: Any) -> None:
+    """The parse tests digits with GLOB; Athena transpiles the regular expression. Both must
+    read every field text alike, or a line would count on one engine and not the other."""
+    generator = random.Random(17)
+    texts = FIELD_TEXTS + [
+        "".join(generator.choice("0123456789+-_ .e٣x") for _ in range(generator.randint(1, 15)))
+        for _ in range(3000)
+    ]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE fields (x VARCHAR)")
+    con.executemany("INSERT INTO fields VALUES (?)", [[text] for text in [*texts, None]])
+    fast, portable = rule(False), rule(True)
+    assert "GLOB" in fast and "GLOB" not in portable
+    differ = con.execute(
+        f"SELECT x, {portable}, {fast} FROM fields WHERE ({portable}) IS DISTINCT FROM ({fast})"
+    ).fetchall()
+    assert differ == []
+    # The texts hold both what the rule reads and what it refuses (NULL, or -1 for a count).
+    read = {row[0] for row in con.execute(f"SELECT {fast} FROM fields").fetchall()}
+    assert None in read and 200 in read and len(read) > 3

@@ -75,8 +75,8 @@ def _raw_sql(database: str, table: str, since: datetime | None, until: datetime 
         last = until.date() if until.time() != datetime.min.time() else until.date() - timedelta(1)
         pruning.append(f"dt <= {_quote(last.isoformat())}")
     where = f"\n    WHERE {' AND '.join(pruning)}" if pruning else ""
-    size = _to_trino(count_sql('"bytes"', MAX_RESPONSE_BYTES))
-    took = _to_trino(count_sql('"process"', MAX_PROCESS_MICROSECONDS))
+    size = _to_trino(count_sql('"bytes"', MAX_RESPONSE_BYTES, portable=True))
+    took = _to_trino(count_sql('"process"', MAX_PROCESS_MICROSECONDS, portable=True))
     return f"""SELECT *, {size} AS size, {took} AS took
     FROM {_identifier(database)}.{_identifier(table)}{where}"""
 
@@ -91,7 +91,7 @@ def lines_sql(
     """Trino SQL of the valid lines of the raw table within since/until (`logs` before --where)."""
     # A timestamp the JSON SerDe leaves as text: ISO 8601 as the LogFormat writes it, in UTC.
     ts = "CAST(try(from_iso8601_timestamp(\"time\")) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-    status = _to_trino(status_sql('"status"'))
+    status = _to_trino(status_sql('"status"', portable=True))
     bounds = []
     if since is not None:
         bounds.append(f"ts >= TIMESTAMP {_quote(since.isoformat(sep=' '))}")
