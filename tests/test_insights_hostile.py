@@ -10,6 +10,7 @@ Peak memory is measured around each run, in a process of its own.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import random
@@ -29,6 +30,7 @@ from cafepipe.insights.duckdb_engine import (
     MAX_PROCESS_MICROSECONDS,
     MAX_RESPONSE_BYTES,
     TIME_WINDOW,
+    _scan,
     load_log,
     run_catalog,
     strict_json,
@@ -400,3 +402,21 @@ def test_clean_copy_follows_the_line_rule_across_chunk_edges(
         data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40)))
         text = "".join(duckdb_engine._clean_blocks(io.BytesIO(data)))
         assert [line for line in text.split("\n") if line] == _reference_lines(data, 20), data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x00", b'{"a": "b"}\n' * 3, b'{"a": "b"}\n\x00', b"\x00" + b"x" * 100, b"a\nb"],
+    ids=["empty", "only-nul", "no-nul", "nul-last", "nul-first", "no-last-line-end"],
+)
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_the_nul_search_without_a_line_count_finds_what_the_count_finds(
+    tmp_path: Path, data: bytes, packed: bool
+) -> None:
+    """A JSON log is only searched for NUL bytes (mapped, for a plain file): the same verdict."""
+    path = tmp_path / ("log.gz" if packed else "log")
+    path.write_bytes(gzip.compress(data) if packed else data)
+    has_nul, lines = _scan(path)
+    assert _scan(path, count_lines=False) == (has_nul, 0)
+    assert has_nul == (b"\x00" in data)
+    assert lines == (0 if has_nul else len(data.splitlines()))
