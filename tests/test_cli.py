@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cafepipe.cli import cli, main
+from cafepipe.logs.generate import build_options, generate_log
 
 
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -115,13 +117,23 @@ def test_click_usage_errors_are_one_line_with_a_hint(capsys: pytest.CaptureFixtu
     assert lines[1:] == ["  → see `cafepipe insights --help`"]
 
 
-def test_local_insights_start_without_the_cloud_or_lock_modules(tmp_path: Path) -> None:
-    """`cafepipe insights` on a file imports neither boto3, the lock, nor the emulator: start-up
-    stays a small part of a run (the benchmark measures it; here, what is imported)."""
+@pytest.mark.parametrize("log_format", ["combined", "json"])
+def test_local_insights_start_without_the_cloud_or_lock_modules(
+    tmp_path: Path, log_format: str
+) -> None:
+    """`cafepipe insights` on a file imports neither boto3, the lock, the emulator, numpy (which
+    DuckDB's Python functions import: the stack's own JSON lines need none) nor Jinja (the HTML
+    report's): start-up stays a small part of a run (the benchmark measures it; here, what is
+    imported)."""
     log = tmp_path / "access.log"
-    log.write_text(
-        '1.2.3.4 - - [24/Nov/2026:11:41:50 +0000] "GET /cafe HTTP/1.1" 200 3680 "-" "curl/8"\n'
-    )
+    if log_format == "json":
+        end = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+        options = build_options(lines=1, start=end - timedelta(hours=1), end=end, log_format="json")
+        generate_log(options, log)
+    else:
+        log.write_text(
+            '1.2.3.4 - - [24/Nov/2026:11:41:50 +0000] "GET /cafe HTTP/1.1" 200 3680 "-" "curl/8"\n'
+        )
     probe = (
         "import sys\n"
         "from cafepipe.cli import main\n"
@@ -129,7 +141,7 @@ def test_local_insights_start_without_the_cloud_or_lock_modules(tmp_path: Path) 
         f"    main(['insights', '--source', {str(log)!r}, '--format', 'json'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ('boto3', 'botocore', 'filelock', 'cafepipe.deploy.emulator', 'numpy')\n"
+        "heavy = ('boto3', 'botocore', 'filelock', 'cafepipe.deploy.emulator', 'numpy', 'jinja2')\n"
         "print(sorted(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run(

@@ -578,9 +578,13 @@ def _stack_members_sql(line: str, guarded: bool = True) -> str:
     )
 
 
-def _json_sql(lines_sql: str, fast: bool = True, guarded: bool = False) -> str:
+def _json_sql(lines_sql: str, fast: bool = True, guarded: bool = False, python: bool = True) -> str:
     # fast=False reads every line the general way: the tests' reference for the fast path.
     # guarded: a stack-shaped line that is not JSON is invalid, not an error (_parse_into).
+    # python=False calls no Python function: a line that needs one (an Apache escape to
+    # repair, a lax construct to check as json.loads would) gets no values, and is kept in
+    # `pending` to be read again with them (`_read_pending`). Registering them imports numpy
+    # (DuckDB's Python functions do), a tenth of a second the stack's own lines never need.
     # v: the LogFormat's keys in its order (as the fast path reads them), then `useragent`;
     # t: the types of the line and of each of those keys.
     keys = [*_APACHE_KEYS, *(name for name in _JSON_FIELDS if name not in _APACHE_KEYS)]
@@ -595,6 +599,14 @@ def _json_sql(lines_sql: str, fast: bool = True, guarded: bool = False) -> str:
     count_types = ", ".join(f"t[{at[name]}]" for name in _COUNT_FIELDS)
     index = {name: i + 1 for i, name in enumerate(keys)}
     members = _stack_members_sql("line", guarded) if fast else "NULL::VARCHAR[]"
+    repair = f"{_REPAIR_FUNCTION}(line)" if python else "NULL::VARCHAR"
+    strict = f"{_STRICT_FUNCTION}(doc)" if python else "NULL::BOOLEAN"
+    escaped = (
+        "NULL::VARCHAR"
+        if python
+        else "CASE WHEN t IS NULL AND strpos(line, '\\') > 0 THEN line END"
+    )
+    lax = "pending" if python else "CASE WHEN lax THEN doc ELSE pending END"
 
     def field(name: str) -> str:
         return f"v[{index[name]}]"
@@ -618,41 +630,48 @@ raw AS (
 repaired AS (
     SELECT stack, m, t,
            CASE WHEN t IS NOT NULL THEN line
-                WHEN strpos(line, '\\') > 0 THEN {_REPAIR_FUNCTION}(line)
-           END AS doc
+                WHEN strpos(line, '\\') > 0 THEN {repair}
+           END AS doc,
+           {escaped} AS pending
     FROM raw
 ),
 valid_docs AS (
     -- The line itself was found valid; only a repaired line is parsed again.
     SELECT stack, m, CASE WHEN t IS NOT NULL OR typed IS NOT NULL THEN doc END AS doc,
-           coalesce(t, typed) AS t
+           coalesce(t, typed) AS t, pending
     FROM (SELECT *, CASE WHEN t IS NULL AND doc IS NOT NULL
                          THEN try(json_type(doc, ['$', {paths}])) END AS typed
           FROM repaired)
 ),
 extracted AS (
-    SELECT stack, m, doc, t,
+    SELECT stack, m, doc, t, pending,
            CASE WHEN t[1] = 'OBJECT' THEN json_extract_string(doc, [{paths}]) END AS v
     FROM valid_docs
 ),
-docs AS (
+checked AS (
     -- One JSON object, read as json.loads reads it, every text field a string, no field null.
     -- Other lines of the LogFormat's keys (in another order, say) are checked by their
     -- length: with those keys all strings and no escape, only a compact line of those keys
     -- once each (no trailing comma, no NaN, no nesting, no key twice) is exactly that long.
-    -- Any other line is checked in full.
-    SELECT CASE WHEN stack THEN m
+    -- Any other line is checked in full; `lax`: it may hold what json.loads refuses.
+    -- (NULL: the line is not read.)
+    SELECT CASE WHEN stack THEN m ELSE v END AS v, doc, pending,
+           CASE WHEN stack THEN false
                 WHEN t IS NOT DISTINCT FROM [{apache_shape}] AND strpos(doc, '\\') = 0
                      AND strlen(doc) = {apache_length} + {values_length}
-                THEN v
+                THEN false
                 WHEN t[1] = 'OBJECT'
                      AND NOT list_has_any([{text_types}], [{_sql_strings(_NOT_TEXT)}])
                      AND NOT list_contains([{count_types}], 'NULL')
                      AND len(list_distinct(json_keys(doc))) = len(json_keys(doc))
-                     AND CASE WHEN regexp_matches(doc, '{_LAX_JSON_RE}')
-                              THEN {_STRICT_FUNCTION}(doc) ELSE true END
-                THEN v END AS v
+                THEN regexp_matches(doc, '{_LAX_JSON_RE}') END AS lax
     FROM extracted
+),
+docs AS (
+    -- CASE, not AND: the Python function is called on the lax lines alone.
+    SELECT CASE WHEN NOT lax THEN v WHEN lax THEN CASE WHEN {strict} THEN v END END AS v,
+           {lax} AS pending
+    FROM checked
 ),
 values AS (
     SELECT *, {count_sql(field("bytes"), MAX_RESPONSE_BYTES)} AS size,
@@ -670,7 +689,8 @@ SELECT try_cast({field("time")} AS TIMESTAMPTZ)::TIMESTAMP AS ts,
        took AS process,
        {field("host")} AS host,
        {field("city")} AS city, {field("region")} AS region, {field("country")} AS country,
-       coalesce(size, 0) = -1 OR coalesce(took, 0) = -1 AS bad_fields
+       coalesce(size, 0) = -1 OR coalesce(took, 0) = -1 AS bad_fields,
+       pending
 FROM values
 """
 
@@ -762,11 +782,10 @@ def _parse_into(
 ) -> None:
     """Parse `path` into `parsed`; `scan`: its `_scan`, running beside the parse, if started."""
     if fmt == "json":
-        _register_repair(con)
-        _register_strict_json(con)
         each_line = _lines_sql(path)
         try:
-            con.execute(f"CREATE OR REPLACE TABLE parsed AS {_with_flags(_json_sql(each_line))}")
+            first = _with_flags(_json_sql(each_line, python=False))
+            con.execute(f"CREATE OR REPLACE TABLE parsed AS {first}")
         except duckdb.InvalidInputException as exc:
             # A line of the stack's shape that is not JSON (a control character, a stray
             # quote: never Apache's, which escapes them) stops the unguarded read: read the
@@ -774,9 +793,10 @@ def _parse_into(
             # for _load, which reads a clean copy.
             if _MALFORMED_JSON not in str(exc):
                 raise
-            guarded = _with_flags(_json_sql(each_line, guarded=True))
+            guarded = _with_flags(_json_sql(each_line, guarded=True, python=False))
             con.execute(f"CREATE OR REPLACE TABLE parsed AS {guarded}")
         _scanned(path, scan)  # every line is a row: only NUL bytes matter
+        _read_pending(con)
         return
     _create_ip_places(con)
     # The address blocks (a few hundred rows) are the join's build side, whatever DuckDB
@@ -804,6 +824,24 @@ def _parse_into(
         )
     finally:
         con.execute("RESET disabled_optimizers")
+
+
+def _read_pending(con: duckdb.DuckDBPyConnection) -> None:
+    """Read the JSON lines the first read left `pending` again, with the Python functions.
+
+    Each pending line is one row without values: it is replaced by the row read again, so
+    every line still counts once.
+    """
+    found = con.execute("SELECT count(*) FROM parsed WHERE pending IS NOT NULL").fetchone()
+    if found and found[0]:
+        _register_repair(con)
+        _register_strict_json(con)
+        again = _json_sql(
+            "SELECT pending AS line FROM parsed WHERE pending IS NOT NULL", guarded=True
+        )
+        con.execute(f"INSERT INTO parsed BY NAME {_with_flags(again)}")
+        con.execute("DELETE FROM parsed WHERE pending IS NOT NULL")
+    con.execute("ALTER TABLE parsed DROP COLUMN pending")
 
 
 # Up to this many lines the median is quantile_disc's (8 bytes a line, held in memory).

@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cafepipe.deploy.templating import render_template
 from cafepipe.errors import UsageError
 from cafepipe.insights.queries import (
     INSIGHTS,
@@ -950,6 +949,9 @@ def report_context(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
 
 def render_html(data: dict[str, Any], meta: dict[str, Any]) -> str:
     """The self-contained HTML report."""
+    # Jinja is imported for the HTML report alone: a text or JSON run does not pay for it.
+    from cafepipe.deploy.templating import render_template
+
     return render_template("report/report.html.j2", **report_context(data, meta))
 
 
