@@ -413,7 +413,7 @@ def test_clean_copy_follows_the_line_rule_across_chunk_edges(
 def test_the_nul_search_without_a_line_count_finds_what_the_count_finds(
     tmp_path: Path, data: bytes, packed: bool
 ) -> None:
-    """A JSON log is only searched for NUL bytes (mapped, for a plain file): the same verdict."""
+    """A JSON log is only searched for NUL bytes, its lines not counted: the same verdict."""
     path = tmp_path / ("log.gz" if packed else "log")
     path.write_bytes(gzip.compress(data) if packed else data)
     has_nul, lines = _scan(path)

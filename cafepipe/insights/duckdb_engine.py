@@ -27,7 +27,6 @@ import atexit
 import functools
 import gzip
 import json
-import mmap
 import re
 import shutil
 import tempfile
@@ -85,7 +84,7 @@ MAX_PROCESS_MICROSECONDS = 86_400 * 1_000_000
 TIME_WINDOW = LOGS_MAX_RETENTION
 # Read 1 MiB at a time when a copy is cleaned: a line longer than MAX_LINE_BYTES is never held.
 _CLEAN_CHUNK = 1024 * 1024
-# What `_scan` reads or searches at a time.
+# What `_scan` reads at a time.
 _SCAN_CHUNK = 16 * _CLEAN_CHUNK
 # What a NUL run or an over-long line becomes in a cleaned copy: one line no parser takes.
 _INVALID_MARK = "\ufffd"
@@ -283,17 +282,8 @@ def _scan(path: Path, count_lines: bool = True) -> tuple[bool, int]:
     DuckDB keeps NUL bytes inside a line; the rule splits the line there (_clean_blocks).
     One reused buffer, searched at memory speed: a few MB, whatever the size of the log.
     A .gz is decompressed as it is read (a corrupt one raises one of _CORRUPT_GZIP).
-    Without `count_lines` (0 lines), a plain file is searched in place, mapped, not copied:
-    the count and the copy cost four times the search.
+    Without `count_lines` (0 lines), only the NUL search: counting costs as much as reading.
     """
-    if not count_lines and not _is_gzip(path):
-        with path.open("rb") as handle:
-            if not path.stat().st_size:
-                return False, 0
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                # 16 MiB at a time: a search holds the GIL, which the parse's thread needs.
-                ends = range(0, len(mapped), _SCAN_CHUNK)
-                return any(mapped.find(b"\x00", at, at + _SCAN_CHUNK) >= 0 for at in ends), 0
     buffer = bytearray(_SCAN_CHUNK)
     lines = 0
     last = b"\n"
