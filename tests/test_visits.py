@@ -19,6 +19,7 @@ import pytest
 from botocore.stub import Stubber
 
 from cafepipe.deploy.dashboard import CATALOG_SECTIONS, SESSIONS_NOTE
+from cafepipe.insights import duckdb_engine
 from cafepipe.insights.cloudwatch_engine import run_cloudwatch
 from cafepipe.insights.duckdb_engine import load_log, run_catalog
 from cafepipe.insights.queries import INSIGHTS, INSIGHTS_BY_ID, VISITS_SQL
@@ -251,3 +252,13 @@ def test_logs_insights_leaves_visits_out_and_says_where_they_are() -> None:
     assert "top-pages" in widgets
     assert not widgets & {"visits", "funnel", "entry-pages", "exit-pages", "funnel-by-device"}
     assert "Logs Insights cannot compute" in SESSIONS_NOTE
+
+
+def test_a_large_logs_visits_built_before_the_catalog_give_the_same_answers(
+    data: tuple[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past VISITS_BESIDE_MAX_LINES the visits table is built before the catalog's threads,
+    not beside them: the same answers (and every visit insight finds the table)."""
+    log_format, beside = data
+    monkeypatch.setattr(duckdb_engine, "VISITS_BESIDE_MAX_LINES", 0)
+    assert insights(tmp_path, log_format) == beside
