@@ -12,7 +12,8 @@ Each runs as a separate process, timed (wall clock), its peak RSS read from
 getrusage(RUSAGE_CHILDREN) in a fresh wrapper process, so no figure includes another's. A
 `.gz` row reads the combined log gzip-compressed. `--before TREE` also runs the cafepipe of
 another source tree (e.g. `git archive HEAD | tar -x -C /tmp/before`) on the same logs, so
-before and after are measured side by side. The machine's load average is printed at the
+before and after are measured side by side: their runs alternate, at least two of each, and
+each log is on disk before the first. The machine's load average is printed at the
 start and the end: on a shared machine, compare within one run.
 The goals (the performance section of docs/insights.md): at 1M combined lines at least 10×
 GoAccess in at most 300 MB; at 10M lines at most 6 s, 1 GB, and 2.5× the floor; JSON within
@@ -98,10 +99,28 @@ def compile_bytecode(tree: Path) -> None:
     )  # fmt: skip
 
 
+def _summary(runs: list[dict[str, float]]) -> tuple[float, float]:
+    return statistics.median(r["seconds"] for r in runs), max(r["peak_kib"] for r in runs) / 1024
+
+
 def median_of(command: list[str], repeat: int, tree: Path | None = None) -> tuple[float, float]:
     """Median wall seconds and the largest peak RSS (MiB) of `repeat` runs."""
-    runs = [measure(command, tree) for _ in range(repeat)]
-    return statistics.median(r["seconds"] for r in runs), max(r["peak_kib"] for r in runs) / 1024
+    return _summary([measure(command, tree) for _ in range(repeat)])
+
+
+def side_by_side(
+    command: list[str], repeat: int, before: Path | None
+) -> tuple[tuple[float, float], tuple[float, float] | None]:
+    """This tree's and `before`'s `median_of`, their runs interleaved (AB, BA, AB…) and at
+    least two each, so neither is always timed first: in three runs at 10M lines the tree timed
+    first was 0.3–0.4 s behind, where alternating runs showed it ahead."""
+    if before is None:
+        return median_of(command, repeat, ROOT), None
+    runs: dict[Path, list[dict[str, float]]] = {ROOT: [], before: []}
+    for round_ in range(max(repeat, 2)):
+        for tree in (ROOT, before) if round_ % 2 == 0 else (before, ROOT):
+            runs[tree].append(measure(command, tree))
+    return _summary(runs[ROOT]), _summary(runs[before])
 
 
 def _row(name: str, lines: int, result: tuple[float, float] | None, note: str = "") -> str:
@@ -142,9 +161,8 @@ def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None, args: A
             return [sys.executable, "-m", "cafepipe", "insights", "--source", str(source),
                     "--format", "json", "--out", str(out)]  # fmt: skip
 
-        ours = median_of(ours_cmd(log), repeat, ROOT)
+        ours, before = side_by_side(ours_cmd(log), repeat, args.before)
         assert json.loads(out.read_text())["requests"] == lines, "insights missed lines"
-        before = median_of(ours_cmd(log), repeat, args.before) if args.before else None
         floor = median_of([sys.executable, "-c", FLOOR, str(log), fmt], repeat)
         theirs = None
         if goaccess is not None and fmt == "combined" and lines <= args.goaccess_max:
@@ -175,11 +193,10 @@ def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None, args: A
         rows.append(_row(f"{label}: DuckDB floor", lines, floor, "read + 3 aggregates"))
         if fmt == "combined" and args.gz:
             packed = _gzip(log)
-            zipped = median_of(ours_cmd(packed), repeat, ROOT)
+            zipped, was = side_by_side(ours_cmd(packed), repeat, args.before)
             assert json.loads(out.read_text())["requests"] == lines, "insights missed lines"
             note = f"{packed.stat().st_size / 1e6:,.0f} MB gzip, {zipped[0] / ours[0]:.2f}× plain"
-            if args.before:
-                was = median_of(ours_cmd(packed), repeat, args.before)
+            if was is not None:
                 note += f", before: {was[0]:.2f} s, {was[1]:,.0f} MiB"
             rows.append(_row(f"{label}.gz: cafepipe insights", lines, zipped, note))
             packed.unlink()
