@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from cafepipe.insights import duckdb_engine
 from cafepipe.insights.duckdb_engine import (
     _APACHE_KEYS,
+    _BAD_ESCAPE_RE,
     _json_sql,
     _lines_sql,
     _register_repair,
@@ -279,3 +281,37 @@ def test_a_mixed_log_parses_as_the_general_way_parses_it(
     general = functools.partial(_json_sql, fast=False)
     monkeypatch.setattr(duckdb_engine, "_json_sql", general)
     assert _parsed(path) == found
+
+
+def test_a_line_the_escape_rule_skips_is_never_json() -> None:
+    """A line with an escape JSON has not is not parsed (`_BAD_ESCAPE_RE`): on thousands of
+    texts of backslashes, quotes and escape letters, none it flags is JSON to DuckDB or to
+    json.loads, and it flags Apache's \\xhh (the rule must skip something to save anything)."""
+    generator = random.Random(18)
+    alphabet = ["\\", '"', "x", "u", "n", "v", "a", "0", "{", "}", ":", ",", "/", "é"]
+    bodies = [
+        "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 12)))
+        for _ in range(10_000)
+    ]
+    texts = [*bodies, *('{"a":"' + body + '"}' for body in bodies)]
+    texts += ['{"a":"\\x41"}', '{"a":"\\\\x41"}', '{"a":"\\\\\\x41"}', '{"a":"\\u00e9"}']
+    con = duckdb.connect()
+    con.execute("CREATE TABLE texts (line VARCHAR)")
+    con.executemany("INSERT INTO texts VALUES (?)", [[text] for text in texts])
+    flagged = [
+        line
+        for (line,) in con.execute(
+            f"SELECT line FROM texts WHERE regexp_matches(line, '{_BAD_ESCAPE_RE}')"
+        ).fetchall()
+    ]
+    assert '{"a":"\\x41"}' in flagged and '{"a":"\\\\\\x41"}' in flagged
+    assert '{"a":"\\\\x41"}' not in flagged and '{"a":"\\u00e9"}' not in flagged
+    assert len(flagged) > 1000
+    parsed = con.execute(
+        f"SELECT count(*) FROM texts WHERE regexp_matches(line, '{_BAD_ESCAPE_RE}') "
+        "AND try(json_type(line)) IS NOT NULL"
+    ).fetchone()
+    assert parsed == (0,)
+    for line in flagged:
+        with pytest.raises(ValueError):
+            json.loads(line)

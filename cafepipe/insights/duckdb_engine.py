@@ -112,6 +112,9 @@ _APACHE_KEYS = (
 # and nesting (where a key may be twice): a line that may hold one is checked by json.loads.
 _LAX_JSON_RE = r",\s*[\]}]|[:,\[]\s*-?[NnIi][AaNn]|[:,]\s*[\[{]"
 _STRICT_FUNCTION = "cafepipe_strict_json"
+# An escape JSON has not: an odd run of backslashes before anything but " \ / b f n r t u.
+# Inside a string or out of one, a line holding it is not JSON (tests/test_json_fast_path.py).
+_BAD_ESCAPE_RE = r'(?:^|[^\\])(?:\\\\)*\\[^"\\/bfnrtu]'
 # How DuckDB's JSON functions say a text is not JSON (tests/test_json_fast_path.py holds it).
 _MALFORMED_JSON = "Malformed JSON"
 
@@ -571,10 +574,11 @@ def _stack_members_sql(line: str, guarded: bool = True) -> str:
 def _json_sql(lines_sql: str, fast: bool = True, guarded: bool = False, python: bool = True) -> str:
     # fast=False reads every line the general way: the tests' reference for the fast path.
     # guarded: a stack-shaped line that is not JSON is invalid, not an error (_parse_into).
-    # python=False calls no Python function: a line that needs one (an Apache escape to
-    # repair, a lax construct to check as json.loads would) gets no values, and is kept in
-    # `pending` to be read again with them (`_read_pending`). Registering them imports numpy
-    # (DuckDB's Python functions do), a tenth of a second the stack's own lines never need.
+    # python=False calls no Python function: a line that needs one gets no values, and is
+    # kept to be read again with them (`_read_pending`): in `to_repair` a line that is not
+    # JSON for an Apache escape, in `to_check` one with a lax construct json.loads may refuse.
+    # Registering them imports numpy (DuckDB's Python functions do), a tenth of a second the
+    # stack's own lines never need.
     # v: the LogFormat's keys in its order (as the fast path reads them), then `useragent`;
     # t: the types of the line and of each of those keys.
     keys = [*_APACHE_KEYS, *(name for name in _JSON_FIELDS if name not in _APACHE_KEYS)]
@@ -591,12 +595,12 @@ def _json_sql(lines_sql: str, fast: bool = True, guarded: bool = False, python: 
     members = _stack_members_sql("line", guarded) if fast else "NULL::VARCHAR[]"
     repair = f"{_REPAIR_FUNCTION}(line)" if python else "NULL::VARCHAR"
     strict = f"{_STRICT_FUNCTION}(doc)" if python else "NULL::BOOLEAN"
-    escaped = (
+    to_repair = (
         "NULL::VARCHAR"
         if python
         else "CASE WHEN t IS NULL AND strpos(line, '\\') > 0 THEN line END"
     )
-    lax = "pending" if python else "CASE WHEN lax THEN doc ELSE pending END"
+    to_check = "NULL::VARCHAR" if python else "CASE WHEN lax THEN doc END"
 
     def field(name: str) -> str:
         return f"v[{index[name]}]"
@@ -612,9 +616,13 @@ WITH members AS (
     SELECT line, {members} AS m FROM ({lines_sql})
 ),
 raw AS (
-    -- One parse finds both whether the line is JSON (try(): NULL if not) and its types.
+    -- One parse finds both whether the line is JSON (try(): NULL if not) and its types. A
+    -- line with an escape JSON has not (Apache's \\xhh) is not JSON and is not parsed: a
+    -- parse that fails costs about 5 µs a line (an exception caught).
     SELECT line, stack, m,
-           CASE WHEN NOT stack THEN try(json_type(line, ['$', {paths}])) END AS t
+           CASE WHEN NOT stack AND NOT (strpos(line, '\\') > 0
+                                        AND regexp_matches(line, '{_BAD_ESCAPE_RE}'))
+                THEN try(json_type(line, ['$', {paths}])) END AS t
     FROM (SELECT *, coalesce(len(m) = {len(_APACHE_KEYS)}, false) AS stack FROM members)
 ),
 repaired AS (
@@ -622,19 +630,19 @@ repaired AS (
            CASE WHEN t IS NOT NULL THEN line
                 WHEN strpos(line, '\\') > 0 THEN {repair}
            END AS doc,
-           {escaped} AS pending
+           {to_repair} AS to_repair
     FROM raw
 ),
 valid_docs AS (
     -- The line itself was found valid; only a repaired line is parsed again.
     SELECT stack, m, CASE WHEN t IS NOT NULL OR typed IS NOT NULL THEN doc END AS doc,
-           coalesce(t, typed) AS t, pending
+           coalesce(t, typed) AS t, to_repair
     FROM (SELECT *, CASE WHEN t IS NULL AND doc IS NOT NULL
                          THEN try(json_type(doc, ['$', {paths}])) END AS typed
           FROM repaired)
 ),
 extracted AS (
-    SELECT stack, m, doc, t, pending,
+    SELECT stack, m, doc, t, to_repair,
            CASE WHEN t[1] = 'OBJECT' THEN json_extract_string(doc, [{paths}]) END AS v
     FROM valid_docs
 ),
@@ -645,7 +653,7 @@ checked AS (
     -- once each (no trailing comma, no NaN, no nesting, no key twice) is exactly that long.
     -- Any other line is checked in full; `lax`: it may hold what json.loads refuses.
     -- (NULL: the line is not read.)
-    SELECT CASE WHEN stack THEN m ELSE v END AS v, doc, pending,
+    SELECT CASE WHEN stack THEN m ELSE v END AS v, doc, to_repair,
            CASE WHEN stack THEN false
                 WHEN t IS NOT DISTINCT FROM [{apache_shape}] AND strpos(doc, '\\') = 0
                      AND strlen(doc) = {apache_length} + {values_length}
@@ -660,7 +668,7 @@ checked AS (
 docs AS (
     -- CASE, not AND: the Python function is called on the lax lines alone.
     SELECT CASE WHEN NOT lax THEN v WHEN lax THEN CASE WHEN {strict} THEN v END END AS v,
-           {lax} AS pending
+           to_repair, {to_check} AS to_check
     FROM checked
 ),
 values AS (
@@ -680,7 +688,7 @@ SELECT try_cast({field("time")} AS TIMESTAMPTZ)::TIMESTAMP AS ts,
        {field("host")} AS host,
        {field("city")} AS city, {field("region")} AS region, {field("country")} AS country,
        coalesce(size, 0) = -1 OR coalesce(took, 0) = -1 AS bad_fields,
-       pending
+       to_repair, to_check
 FROM values
 """
 
@@ -817,21 +825,28 @@ def _parse_into(
 
 
 def _read_pending(con: duckdb.DuckDBPyConnection) -> None:
-    """Read the JSON lines the first read left `pending` again, with the Python functions.
+    """Read the JSON lines the first read left to repair or to check again, with the Python
+    functions.
 
-    Each pending line is one row without values: it is replaced by the row read again, so
-    every line still counts once.
+    Each such line is one row without values: it is replaced by the row read again, so every
+    line still counts once. A line to repair is read as its repair (strict JSON, or NULL: an
+    invalid line), which is what the first read would have made of it with the functions; so
+    the failed JSON parse of such a line is not paid twice.
     """
-    found = con.execute("SELECT count(*) FROM parsed WHERE pending IS NOT NULL").fetchone()
+    kept = "to_repair IS NOT NULL OR to_check IS NOT NULL"
+    found = con.execute(f"SELECT count(*) FROM parsed WHERE {kept}").fetchone()
     if found and found[0]:
         _register_repair(con)
         _register_strict_json(con)
-        again = _json_sql(
-            "SELECT pending AS line FROM parsed WHERE pending IS NOT NULL", guarded=True
+        lines = (
+            f"SELECT coalesce(to_check, {_REPAIR_FUNCTION}(to_repair)) AS line "
+            f"FROM parsed WHERE {kept}"
         )
-        con.execute(f"INSERT INTO parsed BY NAME {_with_flags(again)}")
-        con.execute("DELETE FROM parsed WHERE pending IS NOT NULL")
-    con.execute("ALTER TABLE parsed DROP COLUMN pending")
+        again = _with_flags(_json_sql(lines, guarded=True))
+        con.execute(f"INSERT INTO parsed BY NAME {again}")
+        con.execute(f"DELETE FROM parsed WHERE {kept}")
+    con.execute("ALTER TABLE parsed DROP COLUMN to_repair")
+    con.execute("ALTER TABLE parsed DROP COLUMN to_check")
 
 
 # Up to this many lines the median is quantile_disc's (8 bytes a line, held in memory).
