@@ -279,6 +279,19 @@ def test_up_interrupted_anywhere_leaves_nothing_outside_the_state(
     status = json.loads(stack.run("status", "--json").stdout)
     assert {o["id"] for o in status["orphans"]} == left
     assert ("instance", orphan) in [(o["kind"], o["id"]) for o in status["orphans"]]
+    if "was put back" in fifth.stderr:
+        # Stopped while writing its state file (a race: about one run in three under load),
+        # Terraform left it cut off; its backup (the state before this run) is back, the cut
+        # file is kept, and what the run made is outside the state, found above. Re-running
+        # `up` would meet those by name: `destroy` is the way on, and it leaves nothing.
+        assert list(stack.config.terraform_dir.glob("terraform.tfstate.cut-*"))
+        assert stack.inventory(), "the backup put back holds the stack as the run found it"
+        destroyed = stack.run("destroy", "--yes", "--json")
+        assert destroyed.returncode == 0, destroyed.stderr
+        assert {o["id"] for o in json.loads(destroyed.stdout)["orphans_deleted"]} >= left
+        assert not any(stack.tagged_ids().values()), stack.tagged_ids()
+        _assert_nothing_of_the_stack(stack)
+        return
 
     # 6. Interactive: the plan shown (t4g.nano) is the plan applied, whatever runs meanwhile.
     shown = stack.start("up", "--json", tty=True)

@@ -23,6 +23,7 @@ from cafepipe.deploy.terraform import (
     TerraformRunner,
     build_args,
     format_diagnostic,
+    restore_cut_state,
     select_backend,
 )
 from cafepipe.errors import TerraformError, UsageError
@@ -277,3 +278,43 @@ def _backend(tmp_path: Path, kind: str) -> Any:
     )
     wrapper.chmod(0o755)
     return BinaryBackend(str(wrapper))
+
+
+WHOLE_STATE = '{"version": 4, "serial": 7, "resources": [{"mode": "managed", "type": "x"}]}'
+
+
+@pytest.mark.parametrize("cut", ["", '{"version": 4, "serial": 8, "resou'], ids=["empty", "half"])
+def test_a_state_file_cut_off_by_a_stop_at_once_gets_its_backup_back(
+    tmp_path: Path, cut: str
+) -> None:
+    """Stopped at once while writing, the local backend leaves its state file empty or half
+    written: the next run would build the stack again beside it. The backup goes back in its
+    place, the cut file is kept, and the hard stop's message says so."""
+    (tmp_path / "terraform.tfstate").write_text(cut)
+    (tmp_path / "terraform.tfstate.backup").write_text(WHOLE_STATE)
+    kept = restore_cut_state(tmp_path)
+    assert kept is not None and kept.read_text() == cut
+    assert (tmp_path / "terraform.tfstate").read_text() == WHOLE_STATE
+    assert (tmp_path / "terraform.tfstate.backup").read_text() == WHOLE_STATE
+    assert restore_cut_state(tmp_path) is None  # whole now: nothing more to do
+    stopped = TerraformInterrupted("apply", clean=False, in_flight=["aws_instance.web"])
+    stopped.cut_state_kept = kept
+    message = describe_failure(stopped, command="up").render()
+    assert "its backup (the state before this run) was put back" in message
+    assert str(kept) in message
+
+
+def test_a_whole_state_or_one_without_a_backup_is_left_as_it_is(tmp_path: Path) -> None:
+    state = tmp_path / "terraform.tfstate"
+    assert restore_cut_state(tmp_path) is None  # no local state at all (a remote backend)
+    state.write_text(WHOLE_STATE)
+    (tmp_path / "terraform.tfstate.backup").write_text('{"version": 4, "serial": 1}')
+    assert restore_cut_state(tmp_path) is None
+    assert state.read_text() == WHOLE_STATE
+    state.write_text("")
+    (tmp_path / "terraform.tfstate.backup").write_text("{")  # no whole backup either
+    assert restore_cut_state(tmp_path) is None
+    assert state.read_text() == "" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "terraform.tfstate",
+        "terraform.tfstate.backup",
+    ]

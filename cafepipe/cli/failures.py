@@ -160,9 +160,15 @@ def _terraform_interrupted(stopped: TerraformInterrupted, command: str) -> Failu
     if not stopped.clean:
         busy = ", ".join(stopped.in_flight) or "none reported"
         found = f"; found outside the state{outside}" if left else ""
+        cut = (
+            f"; it was stopped while writing its state file, so its backup (the state before "
+            f"this run) was put back and the cut file kept as {stopped.cut_state_kept}"
+            if stopped.cut_state_kept
+            else ""
+        )
         return Failure(
             "interrupted twice: Terraform was stopped at once; what it was doing "
-            f"({busy}) may exist without being in its state{found}",
+            f"({busy}) may exist without being in its state{found}{cut}",
             EXIT_INTERRUPTED,
             cleanup,
             prefix="",

@@ -228,6 +228,9 @@ class TerraformInterrupted(KeyboardInterrupt):
         # What the caller found outside the state afterwards (descriptions); None: not looked.
         # (A provider may cut off a call in flight that the cloud then completes.)
         self.left_outside: list[str] | None = None
+        # Where the state file Terraform left cut off was kept, its backup put back in its
+        # place (`restore_cut_state`); None: the state file was whole.
+        self.cut_state_kept: Path | None = None
 
     @property
     def changes_state(self) -> bool:
@@ -350,12 +353,15 @@ class TerraformRunner:
                 result.events = [json.loads(result.text)]
         if interrupts.requested:
             clean = interrupts.forwarded <= 1 and interrupts.hard_stop_at is None
-            raise TerraformInterrupted(
+            stopped = TerraformInterrupted(
                 args[0],
                 clean=clean,
                 in_flight=interrupts.hard_in_flight if not clean else sorted(in_flight),
                 finished=result.retcode == 0,
             )
+            if not clean:
+                stopped.cut_state_kept = restore_cut_state(self.workdir)
+            raise stopped
         # plan's -detailed-exitcode is not used, so anything but 0 is a failure.
         if check and result.retcode != 0:
             diagnostics = result.diagnostics()
@@ -477,6 +483,33 @@ def _pass_interrupts_on(
         and time.monotonic() - interrupts.hard_stop_at > HARD_STOP_GRACE_SECONDS
     ):
         _signal_group(process, signal.SIGKILL)
+
+
+def restore_cut_state(workdir: Path) -> Path | None:
+    """Put Terraform's backup back if a stop at once cut its local state file off mid-write.
+
+    The local backend rewrites `terraform.tfstate` in place: stopped while writing, it leaves
+    the file empty or half written, and the next run would take it for no state at all and
+    build the stack again beside it. The backup is the state as the run found it; what the
+    run made after that is outside it, carries the stack's tag, and is found as left outside
+    the state. The cut file is kept beside it (its path is returned); None if the state file
+    is whole, absent (a remote backend), or there is no whole backup.
+    """
+    state, backup = workdir / "terraform.tfstate", workdir / "terraform.tfstate.backup"
+    if not state.is_file() or _whole_json(state) or not backup.is_file() or not _whole_json(backup):
+        return None
+    kept = workdir / f"terraform.tfstate.cut-{time.strftime('%Y%m%d-%H%M%S')}"
+    state.replace(kept)
+    shutil.copyfile(backup, state)
+    return kept
+
+
+def _whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
