@@ -533,12 +533,6 @@ def _terminations_as_interrupts() -> Iterator[None]:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             with suppress(ValueError):  # not the main thread: signals are not ours to take
                 saved[signum] = signal.signal(signum, interrupt)
-        with suppress(ValueError, TypeError):
-            # Python's own Ctrl-C handler, installed again with the OS: a native library loaded
-            # in this process may have put its own in its place, and Ctrl-C would not reach us.
-            handler = signal.getsignal(signal.SIGINT)
-            if callable(handler):
-                signal.signal(signal.SIGINT, handler)
         yield
     finally:
         for signum, handler in saved.items():
