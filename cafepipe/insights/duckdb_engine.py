@@ -411,20 +411,10 @@ def _lines_sql(path: Path) -> str:
 # (`portable=True`), which the Athena engine (cafepipe.insights.athena_sql) transpiles for the
 # lake. Both forms say the same (tests/test_catalog_speed_forms.py): DuckDB's GLOB tests digits
 # at a quarter of the cost of a regular expression, and Trino has no GLOB.
-def _digits_sql(text: str, pattern: str, portable: bool) -> str:
-    """Whether `text` is all ASCII digits, as `pattern` ("[0-9]{1,N}" or "[1-5][0-9][0-9]")."""
-    if portable:
-        return full_match_sql(text, pattern)
-    if pattern == "[1-5][0-9][0-9]":
-        return f"{text} GLOB '[1-5][0-9][0-9]'"
-    most = re.fullmatch(r"\[0-9\]\{1,([0-9]+)\}", pattern)
-    assert most is not None, pattern
-    return f"({text} <> '' AND strlen({text}) <= {most[1]} AND NOT {text} GLOB '*[!0-9]*')"
-
-
 def status_sql(text: str, portable: bool = False) -> str:
     """Three digits from 100 to 599: try_cast alone would also take '2e2', ' 200' or '200.4'."""
-    match = _digits_sql(text, "[1-5][0-9][0-9]", portable)
+    pattern = "[1-5][0-9][0-9]"
+    match = full_match_sql(text, pattern) if portable else f"{text} GLOB '{pattern}'"
     return f"CASE WHEN {match} THEN try_cast({text} AS INTEGER) END"
 
 
@@ -434,7 +424,12 @@ def count_sql(text: str, limit: int, portable: bool = False) -> str:
     Anything else — a sign, a fraction, an exponent, more than `limit` — is -1: the line is
     invalid.
     """
-    digits = _digits_sql(text, f"[0-9]{{1,{len(str(limit))}}}", portable)
+    most = len(str(limit))
+    digits = (
+        full_match_sql(text, f"[0-9]{{1,{most}}}")
+        if portable
+        else f"({text} <> '' AND strlen({text}) <= {most} AND NOT {text} GLOB '*[!0-9]*')"
+    )
     return f"""CASE WHEN {text} IS NULL OR {text} IN ('-', '') THEN NULL
         WHEN {digits}
              AND try_cast({text} AS BIGINT) <= {limit} THEN try_cast({text} AS BIGINT)
