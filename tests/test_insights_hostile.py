@@ -17,14 +17,17 @@ import random
 import re
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from cafepipe.cafe import catalog
+from cafepipe.errors import UsageError
 from cafepipe.insights.duckdb_engine import (
     MAX_LINE_BYTES,
     MAX_PROCESS_MICROSECONDS,
@@ -351,8 +354,6 @@ def test_bounds_hold_exactly_at_the_edge(
 
 def test_the_generator_writes_no_time_the_insights_reject() -> None:
     """Every generated time lies within TIME_WINDOW of the log's median: the window is capped."""
-    from cafepipe.errors import UsageError
-
     build_options(lines=10, start=START, end=START + TIME_WINDOW, seed=1)
     with pytest.raises(UsageError, match="more than the 3653 days"):
         build_options(lines=10, start=START, end=START + TIME_WINDOW + timedelta(days=1))
@@ -420,3 +421,45 @@ def test_the_nul_search_without_a_line_count_finds_what_the_count_finds(
     assert _scan(path, count_lines=False) == (has_nul, 0)
     assert has_nul == (b"\x00" in data)
     assert lines == (0 if has_nul else len(data.splitlines()))
+
+
+def _crc_only_corruption(packed: bytes) -> bytes:
+    """`packed` with one byte of its deflate stream changed so that it still inflates, to
+    other bytes of the same length: only the gzip trailer's CRC says it is corrupt."""
+    for offset in range(len(packed) // 2, len(packed) - 8):
+        changed = bytearray(packed)
+        changed[offset] ^= 0x01
+        try:
+            gzip.decompress(bytes(changed))
+        except gzip.BadGzipFile as exc:
+            if "CRC check failed" in str(exc):
+                inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(bytes(changed)[10:])
+                if len(inflated) == len(gzip.decompress(packed)):
+                    return bytes(changed)
+        except (zlib.error, EOFError):
+            pass
+    raise AssertionError("no byte of the stream changes only its CRC")
+
+
+@pytest.mark.parametrize("log_format", ["combined", "json"])
+def test_a_gz_whose_only_fault_is_its_crc_is_refused_not_read(
+    tmp_path: Path, log_format: str
+) -> None:
+    """DuckDB's gzip reader does not check the CRC: it reads such a file as if it were whole
+    (other bytes than were written). The scan beside the parse decompresses it with Python's
+    gzip, which does, and the log is refused: this keeps that scan for every .gz."""
+    path = tmp_path / "access_log.gz"
+    whole = gzip.compress(b"\n".join(generated(tmp_path, log_format)) + b"\n")
+    path.write_bytes(_crc_only_corruption(whole))
+    quoted = str(path).replace("'", "''")
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*) FROM read_csv('{quoted}', columns={{'line': 'VARCHAR'}}, "
+            "delim='\\0', quote='', escape='', header=false, auto_detect=false, ignore_errors=true)"
+        )
+        .fetchone()
+    )
+    assert rows is not None and rows[0] > 2000  # DuckDB alone reads it without an error
+    with pytest.raises(UsageError, match="corrupt or truncated gzip file"):
+        load_log(path, log_format)
