@@ -414,7 +414,8 @@ def test_clean_copy_follows_the_line_rule_across_chunk_edges(
 def test_the_nul_search_without_a_line_count_finds_what_the_count_finds(
     tmp_path: Path, data: bytes, packed: bool
 ) -> None:
-    """A JSON log is only searched for NUL bytes, its lines not counted: the same verdict."""
+    """A JSON .gz is only decompressed (its checksum) and searched for NUL bytes, its lines not
+    counted: the same verdict."""
     path = tmp_path / ("log.gz" if packed else "log")
     path.write_bytes(gzip.compress(data) if packed else data)
     has_nul, lines = _scan(path)
@@ -463,3 +464,30 @@ def test_a_gz_whose_only_fault_is_its_crc_is_refused_not_read(
     assert rows is not None and rows[0] > 2000  # DuckDB alone reads it without an error
     with pytest.raises(UsageError, match="corrupt or truncated gzip file"):
         load_log(path, log_format)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("log_format", ["combined", "json"])
+def test_nul_bytes_alone_split_lines_by_the_rule(
+    tmp_path: Path, log_format: str, packed: bool
+) -> None:
+    """NUL bytes in an otherwise clean log (UTF-8, LF, no long line: nothing else sends it to
+    a clean copy) are found by the first read, and the log is read by the line rule: a NUL run
+    is one invalid line and ends the line before it. A JSON log's line reader finds them, a
+    combined log's scan beside the parse."""
+    lines = generated(tmp_path, log_format)
+    nul = [
+        lines[0],
+        b"\x00" * 4096 + lines[1],  # a crash's NUL run (1 invalid line), then the line after it
+        lines[2][:30] + b"\x00\x00" + lines[2][30:],  # a line cut by a NUL run: 3 invalid
+        *lines[3:],
+    ]
+    data = b"\n".join(nul) + b"\n"
+    path = tmp_path / ("nul.log.gz" if packed else "nul.log")
+    path.write_bytes(gzip.compress(data) if packed else data)
+    reference = tmp_path / "reference.log"
+    reference.write_text("\n".join(_reference_lines(data, MAX_LINE_BYTES)) + "\n")
+    got, expected = load_log(path, log_format), load_log(reference, log_format)
+    assert (got.lines, got.invalid_lines) == (expected.lines, expected.invalid_lines)
+    assert (got.lines, got.invalid_lines) == (len(lines) + 3, 4)
+    assert run_catalog(got) == run_catalog(expected)

@@ -88,6 +88,8 @@ _CLEAN_CHUNK = 1024 * 1024
 _SCAN_CHUNK = 16 * _CLEAN_CHUNK
 # What a NUL run or an over-long line becomes in a cleaned copy: one line no parser takes.
 _INVALID_MARK = "\ufffd"
+# What the line reader raises at a line with a NUL byte (an InvalidInputException).
+_NUL_ERROR = "cafepipe: a line holds a NUL byte"
 
 # The essential fields GoAccess also insists on: a client address, a time, a request, a status;
 # and none of the others out of bounds (`bad_fields`). Whether the address has an address's
@@ -388,12 +390,14 @@ def _compression(path: Path) -> str:
 
 def _lines_sql(path: Path) -> str:
     quoted = str(path).replace("'", "''")
-    # One VARCHAR per line: no delimiter, no quoting (a file with NUL bytes is read from a
-    # clean copy). A line over MAX_LINE_BYTES is invalid: up to 3 × MAX_LINE_BYTES (what a
-    # clean copy's U+FFFD can make of one) it is read and marked here; a longer one stops the
-    # reader, and the clean copy marks it without holding it.
+    # One VARCHAR per line: no delimiter, no quoting. A line holding a NUL byte (which DuckDB
+    # keeps inside it) stops the read with _NUL_ERROR: the file is read from a clean copy. A
+    # line over MAX_LINE_BYTES is invalid: up to 3 × MAX_LINE_BYTES (what a clean copy's
+    # U+FFFD can make of one) it is read and marked here; a longer one stops the reader, and
+    # the clean copy marks it without holding it.
     return (
-        f"SELECT CASE WHEN strlen(line) > {MAX_LINE_BYTES} THEN '{_INVALID_MARK}' ELSE line END "
+        f"SELECT CASE WHEN strpos(line, chr(0)) > 0 THEN error('{_NUL_ERROR}') "
+        f"WHEN strlen(line) > {MAX_LINE_BYTES} THEN '{_INVALID_MARK}' ELSE line END "
         f"AS line FROM read_csv('{quoted}', columns={{'line': 'VARCHAR'}}, delim='\\0', "
         f"compression='{_compression(path)}', "
         "quote='', escape='', header=false, auto_detect=false, "
@@ -788,7 +792,8 @@ def _parse_into(
                 raise
             guarded = _with_flags(_json_sql(each_line, guarded=True, python=False))
             con.execute(f"CREATE OR REPLACE TABLE parsed AS {guarded}")
-        _scanned(path, scan)  # every line is a row: only NUL bytes matter
+        if scan is not None:  # a .gz: its checksum, which DuckDB's gzip reader does not check
+            _scanned(path, scan)
         _read_pending(con)
         return
     _create_ip_places(con)
@@ -963,12 +968,15 @@ def _load(
         try:
             if _has_crlf(path):
                 raise _NeedsCleanCopy
-            # The file's lines and NUL bytes are counted on a thread while DuckDB parses it
-            # (a plain read from the page cache, or a second decompression of a .gz): beside
-            # the parse, not one more pass before it.
+            # A combined log's lines and NUL bytes are counted on a thread while DuckDB parses
+            # it (a plain read from the page cache, or a second decompression of a .gz): beside
+            # the parse, not one more pass before it. A JSON log's rows are its lines, and its
+            # line reader stops at a NUL byte: only a .gz is decompressed again, for its
+            # checksum (DuckDB's gzip reader does not check it).
             with ThreadPoolExecutor(max_workers=1) as pool:
-                # A JSON log's rows are its lines: only its NUL bytes are looked for.
-                _parse_into(con, path, fmt, pool.submit(_scan, path, fmt != "json"))
+                scans = fmt != "json" or _is_gzip(path)
+                scan = pool.submit(_scan, path, fmt != "json") if scans else None
+                _parse_into(con, path, fmt, scan)
         # NotImplementedException: a line longer than the reader's buffer (~100 MB).
         except (_NeedsCleanCopy, duckdb.InvalidInputException, duckdb.NotImplementedException):
             with sanitized_copy(path, temp_dir) as clean:
