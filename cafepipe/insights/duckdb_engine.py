@@ -715,29 +715,32 @@ def _create_ip_places(con: duckdb.DuckDBPyConnection) -> None:
         for first, second in blocks
     ]
     # ENUM columns: a place is stored as a small number on each of a million rows, which
-    # costs far less than three strings per row.
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ip_places'"
-    ).fetchone()
-    if exists and exists[0]:
-        return  # made by an earlier attempt on this connection
+    # costs far less than three strings per row. IF NOT EXISTS: an earlier attempt on this
+    # connection (before a clean copy is read) made them already.
     names: tuple[tuple[str, set[str]], ...] = (
         ("city_name", {city.name for city in CITIES}),
         ("region_name", {city.region for city in CITIES}),
         ("country_code", {city.country for city in CITIES}),
     )
     for type_name, names_of_type in names:
-        con.execute(f"CREATE TYPE {type_name} AS ENUM ({_sql_strings(sorted(names_of_type))})")
+        con.execute(
+            f"CREATE TYPE IF NOT EXISTS {type_name} AS ENUM ({_sql_strings(sorted(names_of_type))})"
+        )
+    # The rows as list parameters, unnested side by side: a fifth of the time the same rows
+    # take as a VALUES list in the SQL text (2 ms against 10 in each run).
     con.execute(
-        "CREATE TABLE ip_places (k16 INTEGER, third INTEGER, "
-        "city city_name, region region_name, country country_code)"
+        "CREATE TABLE IF NOT EXISTS ip_places AS "
+        "SELECT unnest($1)::INTEGER AS k16, unnest($2)::INTEGER AS third, "
+        "unnest($3)::city_name AS city, unnest($4)::region_name AS region, "
+        "unnest($5)::country_code AS country",
+        [
+            [first * 256 + second for first, second, _, _ in rows],
+            [third for _, _, third, _ in rows],
+            [city.name for *_, city in rows],
+            [city.region for *_, city in rows],
+            [city.country for *_, city in rows],
+        ],
     )
-    values = ", ".join(
-        f"({first * 256 + second}, {'NULL' if third is None else third}, "
-        f"{_sql_strings([city.name, city.region, city.country])})"
-        for first, second, third, city in rows
-    )
-    con.execute(f"INSERT INTO ip_places VALUES {values}")
 
 
 def _sql_strings(values: list[str]) -> str:
@@ -1040,10 +1043,14 @@ def scope_visits(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_insight(con: duckdb.DuckDBPyConnection, insight: Insight) -> list[list[Any]]:
-    """The rows of one insight's SQL."""
+    """The rows of one insight's SQL (the scope's `visits` built first if it reads them)."""
     if reads_visits(insight.sql):
         scope_visits(con)
-    return [list(row) for row in con.execute(insight.sql).fetchall()]
+    return _rows(con, insight.sql)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[list[Any]]:
+    return [list(row) for row in con.execute(sql).fetchall()]
 
 
 # Up to this many lines the visits table is built beside the other insights: its windows
@@ -1061,7 +1068,8 @@ def run_catalog(
     # Two at a time, each on its own cursor: a small query leaves a core idle while it plans
     # and hands back its rows, and the other query uses it. The visits table is built first:
     # on a small log beside the insights that do not read it, on a large one before them all.
-    # Those that read it wait for it, so only one cursor builds it.
+    # Those that read it wait for it, so only one cursor builds it, and then read it without
+    # `scope_visits`: its CREATE … IF NOT EXISTS plans the whole visits query (4 ms) each time.
     visit_insights = [insight for insight in insights if reads_visits(insight.sql)]
     others = [insight for insight in insights if not reads_visits(insight.sql)]
     beside = bool(visit_insights) and loaded.lines <= VISITS_BESIDE_MAX_LINES
@@ -1073,7 +1081,7 @@ def run_catalog(
         def run(insight: Insight) -> list[list[Any]]:
             if built is not None and reads_visits(insight.sql):
                 built.result()
-            return run_insight(loaded.connection.cursor(), insight)
+            return _rows(loaded.connection.cursor(), insight.sql)
 
         ordered = others + visit_insights
         answers = {
