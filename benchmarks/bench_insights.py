@@ -228,6 +228,8 @@ def main() -> None:
     print(
         f"{os.cpu_count()} CPUs; load average at start {load[0]:.2f} {load[1]:.2f}", file=sys.stderr
     )
+    if args.tmp is not None:
+        args.tmp.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-insights-", dir=args.tmp) as tmp:
         for lines in sizes:
             repeat = args.repeat if lines < 5_000_000 else 1  # GoAccess takes minutes at 10M
