@@ -977,8 +977,9 @@ def _load(
             # line reader stops at a NUL byte: only a .gz is decompressed again, for its
             # checksum (DuckDB's gzip reader does not check it).
             with ThreadPoolExecutor(max_workers=1) as pool:
-                scans = fmt != "json" or _is_gzip(path)
-                scan = pool.submit(_scan, path, fmt != "json") if scans else None
+                count_lines = fmt != "json"
+                scans = count_lines or _is_gzip(path)
+                scan = pool.submit(_scan, path, count_lines) if scans else None
                 _parse_into(con, path, fmt, scan)
         # NotImplementedException: a line longer than the reader's buffer (~100 MB).
         except (_NeedsCleanCopy, duckdb.InvalidInputException, duckdb.NotImplementedException):
