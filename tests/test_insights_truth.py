@@ -7,6 +7,7 @@ in both log formats and with malformed lines mixed in.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import random
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from cafepipe.cafe.traffic import PAGE_VIEW_KEYS, SCHEMA_KEYS
+from cafepipe.insights import duckdb_engine
 from cafepipe.insights.duckdb_engine import load_log, run_catalog
 from cafepipe.insights.summary import program_json, summarize
 from cafepipe.logs.generate import build_options, generate_log
@@ -52,6 +54,49 @@ def test_insights_equal_truth(tmp_path: Path, log_format: str) -> None:
     path, truth = simulated(tmp_path, log_format, "access_log")
     assert truth["requests"] == 30_000 and truth["by_city"] and truth["bot_requests"]
     assert_matches_truth(insights_of(path), truth)
+
+
+def _row_groups(path: Path) -> tuple[int, dict[str, Any]]:
+    loaded = load_log(path)
+    try:
+        found = loaded.connection.execute(
+            "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('parsed')"
+        ).fetchone()
+        assert found is not None
+        return found[0], program_json(summarize(run_catalog(loaded), loaded.invalid_lines))
+    finally:
+        loaded.close()
+
+
+@pytest.mark.parametrize("log_format", ["json", "combined"])
+def test_small_row_groups_change_no_answer(
+    tmp_path: Path, log_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small log is stored in row groups of SMALL_ROW_GROUP rows, so both cores write and scan
+    # it; DuckDB's default makes one row group of the same 30,000 lines. Every answer is the same.
+    path, truth = simulated(tmp_path, log_format, "access_log")
+    assert duckdb_engine.row_group_size(path) == duckdb_engine.SMALL_ROW_GROUP
+    small, answers = _row_groups(path)
+    monkeypatch.setattr(duckdb_engine, "row_group_size", lambda _path: None)
+    default, default_answers = _row_groups(path)
+    assert small >= 2 and default == 1  # (how many: as the two threads split the lines)
+    assert answers == default_answers
+    assert_matches_truth(answers, truth)
+
+
+def test_the_row_group_size_follows_the_log_as_text(tmp_path: Path) -> None:
+    limit = duckdb_engine.SMALL_LOG_BYTES
+    small, large = tmp_path / "small.log", tmp_path / "large.log"
+    small.write_bytes(b"x" * 100 + b"\n")
+    large.write_bytes(b"x" * limit + b"\n")
+    # A .gz by its trailer's length of the text, not by its own (a thousandth of it here).
+    packed = tmp_path / "large.log.gz"
+    packed.write_bytes(gzip.compress(large.read_bytes(), compresslevel=1))
+    assert packed.stat().st_size < limit // 100
+    assert duckdb_engine.text_bytes(packed) == limit + 1
+    assert duckdb_engine.row_group_size(small) == duckdb_engine.SMALL_ROW_GROUP
+    assert duckdb_engine.row_group_size(large) is None
+    assert duckdb_engine.row_group_size(packed) is None
 
 
 def test_the_generated_visits_show_what_an_owner_looks_for(tmp_path: Path) -> None:

@@ -155,6 +155,33 @@ def memory_limit(path: Path) -> int:
     return max(MEMORY_LIMIT, min(MEMORY_LIMIT_MAX, path.stat().st_size // 4))
 
 
+# Rows per row group of the scratch database for a log of up to SMALL_LOG_BYTES. With DuckDB's
+# default (122,880 rows) such a log fills one or two row groups: one thread compresses and
+# writes each (a table of less than one goes to the write-ahead log and is checkpointed, on one
+# thread), and one thread scans each in every query. 16,384 rows keep both cores busy: 100k
+# lines cost 24% less (combined) and 17% less (JSON), 250k combined lines 13% less. A larger
+# log has enough row groups: at 1M lines the same either way, at 10M 7% more with small ones.
+SMALL_LOG_BYTES = 64 * 1024 * 1024
+SMALL_ROW_GROUP = 16_384
+# The scratch database's name in DuckDB (attached to an in-memory instance, which has the
+# memory limit and the spill folder).
+_DATABASE = "log"
+
+
+def text_bytes(path: Path) -> int:
+    """How many bytes `path` holds as text: a .gz's own trailer says it (modulo 4 GiB)."""
+    if not _is_gzip(path):
+        return path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(-4, 2)
+        return int.from_bytes(handle.read(4), "little")
+
+
+def row_group_size(path: Path) -> int | None:
+    """The row group size for reading `path` (None: DuckDB's default)."""
+    return SMALL_ROW_GROUP if text_bytes(path) <= SMALL_LOG_BYTES else None
+
+
 @dataclass
 class LoadedLog:
     """A log parsed into a DuckDB connection's `logs` table."""
@@ -174,7 +201,7 @@ class LoadedLog:
 
 
 def _open_database(
-    temp_dir: Path | None = None, limit: int = MEMORY_LIMIT
+    temp_dir: Path | None = None, limit: int = MEMORY_LIMIT, row_group: int | None = None
 ) -> tuple[duckdb.DuckDBPyConnection, Path]:
     # A database file, not memory: DuckDB stores the parsed table compressed (dictionary,
     # FSST, bit-packing: a million lines in ~15 MB), and spills to the same folder past
@@ -187,7 +214,6 @@ def _open_database(
     workdir = Path(tempfile.mkdtemp(prefix="cafepipe-duckdb-", dir=temp_dir))
     atexit.register(shutil.rmtree, workdir, True)
     con = duckdb.connect(
-        str(workdir / "log.duckdb"),
         config={
             "memory_limit": f"{limit // (1024 * 1024)}MiB",
             "threads": THREADS,
@@ -198,10 +224,21 @@ def _open_database(
             "fsync_mode": "none",
         },
     )
+    options = "" if row_group is None else f" (ROW_GROUP_SIZE {row_group})"
+    database = str(workdir / "log.duckdb").replace("'", "''")
+    con.execute(f"ATTACH '{database}' AS {_DATABASE}{options}")
+    con.execute(f"USE {_DATABASE}")
     # Nor is it checkpointed when closed: the tables written after the parse (agents, visits)
     # are in its write-ahead log, and are deleted with it.
     con.execute("PRAGMA disable_checkpoint_on_shutdown")
     return con, workdir
+
+
+def _cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of `con` on the log's database (a cursor starts in the in-memory one)."""
+    cursor = con.cursor()
+    cursor.execute(f"USE {_DATABASE}")
+    return cursor
 
 
 def detect_format(path: Path) -> str:
@@ -927,7 +964,6 @@ def load_log(
     path: Path,
     log_format: str = "auto",
     since: datetime | None = None,
-    connection: duckdb.DuckDBPyConnection | None = None,
     temp_dir: Path | None = None,
 ) -> LoadedLog:
     """Parse `path` (plain or .gz, JSON or combined) into the `logs` view of a DuckDB connection.
@@ -941,17 +977,12 @@ def load_log(
     if not path.is_file():
         raise UsageError(f"log file {path} does not exist", "pass --source FILE")
     _check_gzip_name(path)
-    workdir: Path | None = None
-    if connection is None:
-        con, workdir = _open_database(temp_dir, memory_limit(path))
-    else:
-        con = connection
+    con, workdir = _open_database(temp_dir, memory_limit(path), row_group_size(path))
     try:
         return _load(con, path, log_format, since, workdir, temp_dir)
     except BaseException:
-        if workdir is not None:
-            con.close()
-            shutil.rmtree(workdir, ignore_errors=True)
+        con.close()
+        shutil.rmtree(workdir, ignore_errors=True)
         raise
 
 
@@ -1077,12 +1108,12 @@ def run_catalog(
     if visit_insights and not beside:
         scope_visits(loaded.connection)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        built = pool.submit(scope_visits, loaded.connection.cursor()) if beside else None
+        built = pool.submit(scope_visits, _cursor(loaded.connection)) if beside else None
 
         def run(insight: Insight) -> list[list[Any]]:
             if built is not None and reads_visits(insight.sql):
                 built.result()
-            return _rows(loaded.connection.cursor(), insight.sql)
+            return _rows(_cursor(loaded.connection), insight.sql)
 
         ordered = others + visit_insights
         answers = {
