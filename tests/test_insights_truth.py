@@ -84,7 +84,9 @@ def test_small_row_groups_change_no_answer(
     assert_matches_truth(answers, truth)
 
 
-def test_the_row_group_size_follows_the_log_as_text(tmp_path: Path) -> None:
+def test_the_row_group_size_follows_the_log_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     limit = duckdb_engine.SMALL_LOG_BYTES
     small, large = tmp_path / "small.log", tmp_path / "large.log"
     small.write_bytes(b"x" * 100 + b"\n")
@@ -97,6 +99,13 @@ def test_the_row_group_size_follows_the_log_as_text(tmp_path: Path) -> None:
     assert duckdb_engine.row_group_size(small) == duckdb_engine.SMALL_ROW_GROUP
     assert duckdb_engine.row_group_size(large) is None
     assert duckdb_engine.row_group_size(packed) is None
+    # The memory limit too is a quarter of the text (below its floor here: lowered to see it).
+    monkeypatch.setattr(duckdb_engine, "MEMORY_LIMIT", 1024)
+    assert duckdb_engine.memory_limit(packed) == (limit + 1) // 4
+    # A .gz cut short in its header has no trailer: its own length, then the usual refusal.
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(packed.read_bytes()[:3])
+    assert duckdb_engine.text_bytes(cut) == 3
 
 
 def test_the_generated_visits_show_what_an_owner_looks_for(tmp_path: Path) -> None:
