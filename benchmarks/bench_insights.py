@@ -1,7 +1,7 @@
 """Benchmark: `cafepipe insights` vs GoAccess vs DuckDB's own one-pass floor, side by side.
 
-For each size (1M and 10M lines by default) and each log format (combined, and the stack's
-JSON), on the same generated log in this run:
+For each size (100k, 1M and 10M lines by default; 100k is a small café's log) and each log
+format (combined, and the stack's JSON), on the same generated log in this run:
 
 - cafepipe insights: every insight of the catalog, as `cafepipe insights --format json`;
 - GoAccess (combined only: it has no reader for the stack's JSON lines);
@@ -23,7 +23,7 @@ The goals (the performance section of docs/insights.md): at 1M combined lines at
 GoAccess in at most 300 MB; at 10M lines at most 6 s, 1 GB, and 2.5× the floor; JSON within
 1.5× of combined.
 
-    .venv/bin/python benchmarks/bench_insights.py [--lines 1000000,10000000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_insights.py [--lines 100000,1000000,10000000] [--repeat 3]
         [--formats combined,json] [--goaccess-max 10000000] [--before TREE]
 """
 
@@ -288,7 +288,7 @@ def bench_start_up(tmp: Path, args: Any) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", default="1000000,10000000", help="comma-separated sizes")
+    parser.add_argument("--lines", default="100000,1000000,10000000", help="comma-separated sizes")
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs of each below 5M lines (median reported)"
     )
