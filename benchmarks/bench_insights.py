@@ -151,6 +151,12 @@ def side_by_side(
     return _summary(runs[ROOT]), _summary(runs[before])
 
 
+def insights_command(source: Path, out: Path) -> list[str]:
+    """`cafepipe insights` on `source`, every insight as JSON into `out`: the run timed."""
+    return [sys.executable, "-m", "cafepipe", "insights", "--source", str(source),
+            "--format", "json", "--out", str(out)]  # fmt: skip
+
+
 def design_parts(log: Path, fmt: str) -> dict[str, float]:
     """The catalog's and the store's least seconds on `log` (`DESIGN_PARTS`), this tree's."""
     done = subprocess.run(
@@ -197,12 +203,7 @@ def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None, args: A
             file=sys.stderr,
         )
         out = tmp / "insights.json"
-
-        def ours_cmd(source: Path, out: Path = out) -> list[str]:
-            return [sys.executable, "-m", "cafepipe", "insights", "--source", str(source),
-                    "--format", "json", "--out", str(out)]  # fmt: skip
-
-        ours, before = side_by_side(ours_cmd(log), repeat, args.before)
+        ours, before = side_by_side(insights_command(log, out), repeat, args.before)
         assert json.loads(out.read_text())["requests"] == lines, "insights missed lines"
         floor = median_of([sys.executable, "-c", FLOOR, str(log), fmt], repeat)
         theirs = None
@@ -250,7 +251,7 @@ def bench_size(lines: int, repeat: int, tmp: Path, goaccess: str | None, args: A
         )
         if fmt == "combined" and args.gz:
             packed = _gzip(log)
-            zipped, was = side_by_side(ours_cmd(packed), repeat, args.before)
+            zipped, was = side_by_side(insights_command(packed, out), repeat, args.before)
             assert json.loads(out.read_text())["requests"] == lines, "insights missed lines"
             note = f"{packed.stat().st_size / 1e6:,.0f} MB gzip, {zipped[0] / ours[0]:.2f}× plain"
             if was is not None:
@@ -269,11 +270,8 @@ def bench_start_up(tmp: Path, args: Any) -> list[str]:
     generate_log(
         build_options(lines=1, start=end - timedelta(days=1), end=end, log_format="json"), log
     )
-    out = tmp / "insights.json"
-    command = [sys.executable, "-m", "cafepipe", "insights", "--source", str(log),
-               "--format", "json", "--out", str(out)]  # fmt: skip
     repeat = max(args.repeat, 5)  # a tenth of a second: more runs for a steady median
-    ours, before = side_by_side(command, repeat, args.before)
+    ours, before = side_by_side(insights_command(log, tmp / "insights.json"), repeat, args.before)
     floor = median_of([sys.executable, "-c", "import duckdb"], repeat)
     note = f"{ours[0] / floor[0]:.1f}× the floor"
     if before is not None:

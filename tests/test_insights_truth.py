@@ -18,7 +18,7 @@ import pytest
 
 from cafepipe.cafe.traffic import PAGE_VIEW_KEYS, SCHEMA_KEYS
 from cafepipe.insights import duckdb_engine
-from cafepipe.insights.duckdb_engine import load_log, run_catalog
+from cafepipe.insights.duckdb_engine import LoadedLog, load_log, run_catalog
 from cafepipe.insights.summary import program_json, summarize
 from cafepipe.logs.generate import build_options, generate_log
 
@@ -36,7 +36,10 @@ def simulated(tmp_path: Path, log_format: str, name: str, **knobs: Any) -> tuple
 
 
 def insights_of(path: Path) -> dict[str, Any]:
-    loaded = load_log(path)
+    return _answers(load_log(path))
+
+
+def _answers(loaded: LoadedLog) -> dict[str, Any]:
     return program_json(summarize(run_catalog(loaded), loaded.invalid_lines))
 
 
@@ -63,7 +66,7 @@ def _row_groups(path: Path) -> tuple[int, dict[str, Any]]:
             "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('parsed')"
         ).fetchone()
         assert found is not None
-        return found[0], program_json(summarize(run_catalog(loaded), loaded.invalid_lines))
+        return found[0], _answers(loaded)
     finally:
         loaded.close()
 

@@ -996,7 +996,7 @@ def _load(
     path: Path,
     log_format: str,
     since: datetime | None,
-    workdir: Path | None,
+    workdir: Path,
     temp_dir: Path | None = None,
 ) -> LoadedLog:
     con.execute("SET TimeZone = 'UTC'")
