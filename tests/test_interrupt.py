@@ -153,7 +153,7 @@ class Stack:
             except json.JSONDecodeError:
                 time.sleep(0.05)
         return [
-            {"address": r["type"], "type": r["type"], "values": i["attributes"]}
+            {"address": _address(r, i), "type": r["type"], "values": i["attributes"]}
             for r in state["resources"]
             if r["mode"] == "managed"
             for i in r["instances"]
@@ -330,16 +330,35 @@ def test_up_interrupted_anywhere_leaves_nothing_outside_the_state(
     # 8. The re-run removes the rest of the stack and the orphan; nothing carrying the tag is
     # left. What it reports destroyed is Terraform's own count: every resource instance left in
     # the state.
-    in_state = len(stack.inventory())
+    in_state = {resource["address"] for resource in stack.inventory()}
+    # A deletion in flight at the stop can fail in the provider (its call cancelled) after the
+    # emulator has made it: the state keeps the resource, and the re-run's refresh finds it gone
+    # and drops it without a deletion. Only those may be missing from the re-run's count.
+    cancelled = {
+        line.split("failed destroying ", 1)[1].strip()
+        for line in stopped.stderr.splitlines()
+        if "failed destroying " in line
+    }
+    assert cancelled <= in_state
     destroyed = stack.run("destroy", "--yes", "--json")
     assert destroyed.returncode == 0, destroyed.stderr
     report = json.loads(destroyed.stdout)
     assert report["orphans_deleted"] == []  # removed by the stopped run (step 7)
-    assert applied_in_state > 50 and 0 < in_state < applied_in_state
-    assert report["destroyed"] == len(report["resources"]) == in_state
+    assert applied_in_state > 50 and 0 < len(in_state) < applied_in_state
+    assert report["destroyed"] == len(report["resources"])
+    assert in_state - cancelled <= set(report["resources"]) <= in_state
     assert report["leftovers"] == []
     assert not any(stack.tagged_ids().values()), stack.tagged_ids()
     _assert_nothing_of_the_stack(stack)
+
+
+def _address(resource: dict[str, Any], instance: dict[str, Any]) -> str:
+    """A resource instance's address as Terraform writes it (`module.m.type.name["key"]`)."""
+    module = f"{resource['module']}." if resource.get("module") else ""
+    address = f"{module}{resource['type']}.{resource['name']}"
+    if "index_key" in instance:
+        return address + f"[{json.dumps(instance['index_key'])}]"
+    return address
 
 
 def _assert_nothing_of_the_stack(stack: Stack) -> None:
